@@ -1,0 +1,33 @@
+/* Wire message types: the u16 `type` of a frame (protocol/frame.h). A number,
+ * once used on the wire, is never renumbered or reused for another meaning.
+ *
+ *       1..99     connection handshake; handled inside the messenger, never
+ *                 handed to the application (protocol/msgr.c)
+ *     100..199    monitor: map subscriptions, boot, failure reports, commands
+ *     200..299    OSD client operations
+ *     300..399    OSD peering, replication, recovery and scrub
+ *     400..64999  free for later areas (add a range here first)
+ *   65000..65535  tests and experiments; never sent by a shipped daemon
+ *
+ * Each area appends its types to this enum next to its base value. */
+#ifndef CAIRN_PROTOCOL_MSG_TYPES_H
+#define CAIRN_PROTOCOL_MSG_TYPES_H
+
+enum proto_msg_type {
+    /* Handshake (docs/protocol.md): metadata is protocol/handshake.proto. */
+    PROTO_MSG_HELLO = 1,
+    PROTO_MSG_AUTH = 2,
+    PROTO_MSG_AUTH_RESULT = 3,
+
+    /* The first type the messenger delivers to the application; requests,
+     * one-way messages and replies must use a type at or above it. */
+    PROTO_MSG_APP_MIN = 100,
+
+    PROTO_MSG_MON_BASE = 100,
+    PROTO_MSG_OSD_OP_BASE = 200,
+    PROTO_MSG_PEERING_BASE = 300,
+
+    PROTO_MSG_TEST_MIN = 65000,
+};
+
+#endif
