@@ -1,0 +1,238 @@
+/* Object store metadata: xattrs, omap (set, rm, clear, pagination),
+ * collections (create, remove, -EEXIST, -ENOTEMPTY, -ENOENT) and object
+ * listings in byte order with pagination. */
+#include "store_test.h"
+
+struct collect {
+    char keys[256][64];
+    size_t vlens[256];
+    unsigned n;
+};
+
+static int collect_fn(const void *key, size_t key_len, const void *value, size_t value_len,
+                      void *arg)
+{
+    struct collect *c = arg;
+    (void)value;
+    assert_true(key_len < 64);
+    assert_true(c->n < 256);
+    memcpy(c->keys[c->n], key, key_len);
+    c->keys[c->n][key_len] = 0;
+    c->vlens[c->n] = value_len;
+    c->n++;
+    return 0;
+}
+
+static int stop_fn(const void *key, size_t key_len, const void *value, size_t value_len,
+                   void *arg)
+{
+    (void)key, (void)key_len, (void)value, (void)value_len, (void)arg;
+    return 42;
+}
+
+static void test_store_xattrs(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_setxattr(x, "o", "b", "bee", 3), 0);
+    assert_int_equal(osd_txn_setxattr(x, "o", "a", "ay", 2), 0);
+    assert_int_equal(osd_txn_setxattr(x, "o", "empty", NULL, 0), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    char buf[16];
+    size_t len = 0;
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "b", buf, sizeof(buf), &len), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "bee", 3);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "b", buf, 2, &len), -ERANGE);
+    assert_int_equal(len, 3);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "zz", buf, 16, &len), -ENODATA);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "nope", "b", buf, 16, &len), -ENOENT);
+    struct collect c = {0};
+    assert_int_equal(osd_store_xattrs(t->s, T_COLL, "o", collect_fn, &c), 0);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.keys[0], "a");
+    assert_string_equal(c.keys[1], "b");
+    assert_string_equal(c.keys[2], "empty");
+    assert_int_equal(c.vlens[2], 0);
+    assert_int_equal(osd_store_xattrs(t->s, T_COLL, "o", stop_fn, NULL), 42);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_rmxattr(x, "o", "zz"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENODATA);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_rmxattr(x, "nope", "a"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENOENT);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_rmxattr(x, "o", "a"), 0);
+    assert_int_equal(osd_txn_setxattr(x, "o", "b", "B", 1), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "a", buf, 16, &len), -ENODATA);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "b", buf, 16, &len), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(t_op1(t, osd_txn_remove, "o"), 0);
+    assert_int_equal(t_op1(t, osd_txn_touch, "o"), 0); /* new object: no old xattrs */
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(osd_store_xattrs(t->s, T_COLL, "o", collect_fn, &c), 0);
+    assert_int_equal(c.n, 0);
+    t_fsck_clean(t, false);
+    t_free(t);
+}
+
+static void omap_page_all(struct tstore *t, const char *oid, unsigned max, struct collect *all)
+{
+    char after[64] = "";
+    bool more = true;
+    bool first = true;
+    memset(all, 0, sizeof(*all));
+    while (more) {
+        struct collect page = {0};
+        assert_int_equal(osd_store_omap_list(t->s, T_COLL, oid, first ? NULL : after,
+                                             strlen(after), max, collect_fn, &page, &more),
+                         0);
+        assert_true(page.n <= max);
+        if (more)
+            assert_int_equal(page.n, max);
+        for (unsigned i = 0; i < page.n; i++)
+            strcpy(all->keys[all->n++], page.keys[i]);
+        if (page.n > 0)
+            strcpy(after, page.keys[page.n - 1]);
+        first = false;
+    }
+}
+
+static void test_store_omap(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    for (int i = 99; i >= 0; i--) {
+        char k[16], v[16];
+        snprintf(k, sizeof(k), "key%03d", i);
+        snprintf(v, sizeof(v), "val%d", i);
+        assert_int_equal(osd_txn_omap_set(x, "o", k, strlen(k), v, strlen(v)), 0);
+    }
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    struct collect all;
+    omap_page_all(t, "o", 30, &all);
+    assert_int_equal(all.n, 100);
+    for (unsigned i = 0; i < 100; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%03u", i);
+        assert_string_equal(all.keys[i], k);
+    }
+    char buf[16];
+    size_t len;
+    assert_int_equal(osd_store_omap_get(t->s, T_COLL, "o", "key007", 6, buf, 16, &len), 0);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "val7", 4);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_rm(x, "o", "key007", 6), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    assert_int_equal(osd_store_omap_get(t->s, T_COLL, "o", "key007", 6, buf, 16, &len),
+                     -ENODATA);
+    omap_page_all(t, "o", 1000, &all);
+    assert_int_equal(all.n, 99);
+    /* Clear, then set in the same transaction: only the new key remains. */
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_clear(x, "o"), 0);
+    assert_int_equal(osd_txn_omap_set(x, "o", "new", 3, "1", 1), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    omap_page_all(t, "o", 7, &all);
+    assert_int_equal(all.n, 1);
+    assert_string_equal(all.keys[0], "new");
+    /* Set, then clear in the next transaction of the same group. */
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_set(x, "o", "gone", 4, "1", 1), 0);
+    assert_int_equal(osd_store_queue(t->s, x, NULL, NULL), 0);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_clear(x, "o"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    omap_page_all(t, "o", 7, &all);
+    assert_int_equal(all.n, 0);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_clear(x, "nope"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENOENT);
+    bool more;
+    assert_int_equal(osd_store_omap_list(t->s, T_COLL, "nope", NULL, 0, 5, collect_fn, &all,
+                                         &more),
+                     -ENOENT);
+    t_fsck_clean(t, false);
+    t_free(t);
+}
+
+static void test_store_collections(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_create_collection(x), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -EEXIST);
+    x = osd_txn_create("pg0");
+    assert_int_equal(osd_txn_create_collection(x), 0);
+    assert_int_equal(osd_txn_touch(x, "inside"), 0); /* same txn sees the new collection */
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    struct collect c = {0};
+    assert_int_equal(osd_store_list_collections(t->s, collect_fn, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.keys[0], "pg0");
+    assert_string_equal(c.keys[1], "pg1");
+    x = osd_txn_create("pg0");
+    assert_int_equal(osd_txn_remove_collection(x), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENOTEMPTY);
+    x = osd_txn_create("pg0");
+    assert_int_equal(osd_txn_remove(x, "inside"), 0);
+    assert_int_equal(osd_txn_remove_collection(x), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    x = osd_txn_create("pg0");
+    assert_int_equal(osd_txn_remove_collection(x), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENOENT);
+    x = osd_txn_create("pg0");
+    assert_int_equal(osd_txn_touch(x, "o"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), -ENOENT);
+    bool more;
+    assert_int_equal(osd_store_list(t->s, "pg0", NULL, 10, collect_fn, &c, &more), -ENOENT);
+    t_fsck_clean(t, false);
+    t_free(t);
+}
+
+static void test_store_list_pagination_in_byte_order(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    static const char *names[] = {"b", "a", "aa", "A", "z", "\x7f", "a\x01", "0", "ab", "ba"};
+    enum { N = 60 };
+    char expect[N][16];
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    for (int i = 0; i < N; i++) {
+        snprintf(expect[i], sizeof(expect[i]), "%s%d", names[i % 10], i);
+        assert_int_equal(osd_txn_touch(x, expect[i]), 0);
+    }
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    qsort(expect, N, sizeof(expect[0]), (int (*)(const void *, const void *))strcmp);
+    char after[64] = "";
+    bool more = true;
+    int seen = 0;
+    while (more) {
+        struct collect page = {0};
+        assert_int_equal(osd_store_list(t->s, T_COLL, seen ? after : NULL, 7, collect_fn,
+                                        &page, &more),
+                         0);
+        for (unsigned i = 0; i < page.n; i++)
+            assert_string_equal(page.keys[i], expect[seen++]);
+        if (page.n > 0)
+            strcpy(after, page.keys[page.n - 1]);
+    }
+    assert_int_equal(seen, N);
+    t_free(t);
+}
+
+int store_meta_tests(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_xattrs),
+        cmocka_unit_test(test_store_omap),
+        cmocka_unit_test(test_store_collections),
+        cmocka_unit_test(test_store_list_pagination_in_byte_order),
+    };
+    return cmocka_run_group_tests_name("store_meta", tests, NULL, NULL);
+}
