@@ -285,13 +285,9 @@ void *osd__kv_main(void *arg)
         if (g == NULL)
             break;
         pthread_mutex_unlock(&s->lock);
-        int rc = 0;
-        /* inv. 3: the group's new blocks (their writes completed before the
-         * hand-off) are durable before the metadata that points at them. */
-        if (g->data_written && s->opts.sync && fdatasync(s->data_fd) != 0)
-            rc = -errno;
-        if (rc == 0)
-            rc = osd__kv_write(s->kv, g->batch, s->opts.sync);
+        /* inv. 3: the group's new blocks were written and synced by the
+         * commit thread before the hand-off. */
+        int rc = osd__kv_write(s->kv, g->batch, s->opts.sync);
         pthread_mutex_lock(&s->lock);
         g->kv_result = rc;
         s->kv_req = NULL;
@@ -400,13 +396,16 @@ static void gw_reset(struct osd_store *s)
     s->data_written = false;
 }
 
-/* Waits for the group's new-block writes (and reads started this turn);
- * the kv thread syncs them (inv. 3). */
+/* Waits for the group's new-block writes (and reads started this turn) and
+ * makes them durable (inv. 3). The flush runs here, not on the kv thread, so
+ * it overlaps with the previous group's metadata sync. */
 static int finish_data(struct osd_store *s, int rc)
 {
     int drc = osd__io_drain(s);
     if (rc == 0)
         rc = drc != 0 ? drc : s->io_error;
+    if (rc == 0 && s->data_written && s->opts.sync)
+        rc = osd__io_sync(s, OSD_IO_FDATASYNC, 0, NULL, 0);
     s->cur->data_written = s->data_written;
     gw_reset(s);
     if (rc != 0)

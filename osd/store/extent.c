@@ -134,6 +134,7 @@ int osd__block_defer(struct osd_store *s, struct osd__ecur *c, uint64_t nid, uin
     uint8_t *img = osd__dmap_image_get(&s->dmap);
     if (img == NULL)
         return -ENOMEM;
+    bool whole = boff == 0 && len == OSD_STORE_BLOCK;
     if (pb == 0) {
         if (osd__alloc_run(&s->alloc, 1, &pb) == 0) {
             osd__dmap_image_put(&s->dmap, img);
@@ -141,7 +142,7 @@ int osd__block_defer(struct osd_store *s, struct osd__ecur *c, uint64_t nid, uin
         }
         memset(img, 0, OSD_STORE_BLOCK);
         (*blocks_delta)++;
-    } else {
+    } else if (!whole) {
         rc = osd__block_read_current(s, nid, lblock, pb, c->s.crc[idx], img);
         if (rc != 0) {
             osd__dmap_image_put(&s->dmap, img);

@@ -47,10 +47,15 @@ struct osd_store_opts {
     uint64_t meta_reserve_bytes;  /* free space kept on the metadata file system: writes
                                      fail with -ENOSPC below it, removals still work */
     bool sync;                    /* false only for benchmarks of the non-durable path */
+    uint32_t deferred_max_bytes;  /* writes of at most this many bytes ride in the RocksDB
+                                     batch and are applied in place later, so a group of
+                                     small writes costs one flush instead of two (the data
+                                     file's and the WAL's); larger ones go copy-on-write */
 };
 
 /* Fills @opts with defaults: 1 GiB data file, default backend, depth 128,
- * 1024 transactions in flight, 64 MiB metadata reserve, sync on. */
+ * 1024 transactions in flight, 64 MiB metadata reserve, sync on, only
+ * partial-block writes deferred (deferred_max_bytes 0). */
 void osd_store_opts_default(struct osd_store_opts *opts);
 
 /* Creates a new store in directory @path (created if missing; must not hold a

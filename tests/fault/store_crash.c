@@ -906,6 +906,9 @@ static void test_opts(const struct crash_test *t, struct osd_store_opts *opts)
     opts->data_size_bytes = DATA_SIZE_BYTES;
     opts->backend = t->backend;
     opts->sync = true;
+    /* Odd rounds send every write of up to 64 KiB through the deferred path
+     * (whole blocks included), even rounds only partial blocks. */
+    opts->deferred_max_bytes = t->round % 2 ? 64u << 10 : 0;
 }
 
 static int fail(const struct crash_test *t, const char *fmt, ...)

@@ -5,12 +5,22 @@
  * against an in-memory model of the object. */
 #include "store_test.h"
 
-static void test_store_roundtrip_sizes(void **state)
+/* Opts whose small writes (up to 64 KiB, whole blocks included) all take the
+ * deferred path, so the same checks cover both write paths. */
+static const struct osd_store_opts *deferred_opts(void)
 {
-    (void)state;
+    static struct osd_store_opts o;
+    t_opts(&o);
+    o.deferred_max_bytes = 64u << 10;
+    return &o;
+}
+
+static void roundtrip_sizes(const struct osd_store_opts *opts)
+{
     static const uint64_t offs[] = {0, 1, 4095, 4096, 5000};
-    static const size_t lens[] = {0, 1, 4095, 4096, 4097, (1u << 20) + 3, 16u << 20};
-    struct tstore *t = t_new();
+    static const size_t lens[] = {0,    1,     4095, 4096, 4097, 8192, 65536, 65537,
+                                  (1u << 20) + 3, 16u << 20};
+    struct tstore *t = t_new_with(opts);
     uint64_t base = t_used(t);
     size_t maxlen = 16u << 20;
     uint8_t *buf = malloc(maxlen);
@@ -35,6 +45,18 @@ static void test_store_roundtrip_sizes(void **state)
     free(buf);
     free(expect);
     t_free(t);
+}
+
+static void test_store_roundtrip_sizes(void **state)
+{
+    (void)state;
+    roundtrip_sizes(NULL);
+}
+
+static void test_store_roundtrip_sizes_deferred(void **state)
+{
+    (void)state;
+    roundtrip_sizes(deferred_opts());
 }
 
 /* Applies a write to the model too. */
@@ -306,10 +328,9 @@ static void test_store_read_async_and_aligned_buffers(void **state)
     t_free(t);
 }
 
-static void test_store_data_survives_reopen(void **state)
+static void data_survives_reopen(const struct osd_store_opts *opts)
 {
-    (void)state;
-    struct tstore *t = t_new();
+    struct tstore *t = t_new_with(opts);
     uint8_t b[50000];
     t_fill(b, sizeof(b), 31);
     assert_int_equal(t_write(t, "a", 0, b, 8192), 0);
@@ -323,6 +344,18 @@ static void test_store_data_survives_reopen(void **state)
     t_check(t, "a", 0, 8192, b, 8192);
     t_fsck_clean(t, true);
     t_free(t);
+}
+
+static void test_store_data_survives_reopen(void **state)
+{
+    (void)state;
+    data_survives_reopen(NULL);
+}
+
+static void test_store_data_survives_reopen_deferred(void **state)
+{
+    (void)state;
+    data_survives_reopen(deferred_opts());
 }
 
 static void backend_roundtrip(enum osd_io_backend be)
@@ -373,6 +406,7 @@ int store_data_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_roundtrip_sizes),
+        cmocka_unit_test(test_store_roundtrip_sizes_deferred),
         cmocka_unit_test(test_store_overwrite_whole_and_partial),
         cmocka_unit_test(test_store_holes_read_zeros),
         cmocka_unit_test(test_store_zero_op),
@@ -383,6 +417,7 @@ int store_data_tests(void)
         cmocka_unit_test(test_store_group_commit_async),
         cmocka_unit_test(test_store_read_async_and_aligned_buffers),
         cmocka_unit_test(test_store_data_survives_reopen),
+        cmocka_unit_test(test_store_data_survives_reopen_deferred),
         cmocka_unit_test(test_store_backend_uring),
         cmocka_unit_test(test_store_backend_aio),
         cmocka_unit_test(test_store_backend_sync),
