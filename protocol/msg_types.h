@@ -24,6 +24,15 @@ enum proto_msg_type {
     PROTO_MSG_APP_MIN = 100,
 
     PROTO_MSG_MON_BASE = 100,
+    /* Monitor service (protocol/mon.h; metadata in protocol/mon.proto). */
+    PROTO_MSG_MON_COMMAND = 101,     /* request: MonCommand; reply: MonReply */
+    PROTO_MSG_MON_GET_MAP = 102,     /* request: MapRequest; reply: MonReply + encoded map as data */
+    PROTO_MSG_MON_SUBSCRIBE = 103,   /* request: MapRequest; reply MonReply, then MAP_UPDATEs */
+    PROTO_MSG_MON_MAP_UPDATE = 104,  /* one-way, monitor to subscriber: data = encoded map */
+    PROTO_MSG_MON_STATUS = 105,      /* request: empty; reply: MonReply with status filled */
+    PROTO_MSG_MON_BEACON = 106,      /* one-way, OSD to monitor: I am alive (MonCommand OSD_BEACON) */
+    PROTO_MSG_MON_RAFT = 107,        /* one-way, monitor to monitor: one Raft message */
+    PROTO_MSG_MON_FORWARD = 108,     /* request, follower to leader: a client's MonCommand */
     PROTO_MSG_OSD_OP_BASE = 200,
     PROTO_MSG_PEERING_BASE = 300,
 

@@ -1,0 +1,309 @@
+/* The monitor service messages (protocol/mon.h): protobuf encoding of
+ * commands, replies, status and map requests. Encoders write only fields
+ * that differ from their defaults, so Raft entries stay small; decoders
+ * validate every field, since commands arrive from the network and from the
+ * Raft log on disk. Called by the monitor daemon, the client library and
+ * the fuzz target tests/fuzz/fuzz_mon_cmd.c. */
+#include "protocol/mon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mon.pb-c.h"
+
+#define MON_RESULT_MIN (-4095) /* -errno values fit in Linux's range */
+
+void proto_mon_cmd_init(struct proto_mon_cmd *cmd, enum proto_mon_op op)
+{
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->op = (uint32_t)op;
+    cmd->id = -1;
+}
+
+void proto_mon_reply_init(struct proto_mon_reply *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    reply->id = -1;
+}
+
+static const char *const op_names[PROTO_MON_OP_MAX + 1] = {
+    [PROTO_MON_POOL_CREATE] = "pool create", [PROTO_MON_POOL_RM] = "pool rm",
+    [PROTO_MON_POOL_SET] = "pool set",       [PROTO_MON_OSD_BOOT] = "osd boot",
+    [PROTO_MON_OSD_IN] = "osd in",           [PROTO_MON_OSD_OUT] = "osd out",
+    [PROTO_MON_OSD_RM] = "osd rm",           [PROTO_MON_OSD_REWEIGHT] = "osd reweight",
+    [PROTO_MON_OSD_DOWN] = "osd down",       [PROTO_MON_OSD_FAILURE] = "osd failure",
+    [PROTO_MON_OSD_BEACON] = "osd beacon",   [PROTO_MON_MON_ADD] = "mon add",
+    [PROTO_MON_MON_RM] = "mon rm",           [PROTO_MON_KEY_CREATE] = "key create",
+    [PROTO_MON_KEY_RM] = "key rm",           [PROTO_MON_KEY_GET] = "key get",
+    [PROTO_MON_KEY_LS] = "key ls",           [PROTO_MON_CONFIG_SET] = "config set",
+    [PROTO_MON_CONFIG_RM] = "config rm",     [PROTO_MON_CONFIG_GET] = "config get",
+};
+
+bool proto_mon_op_is_valid(uint32_t op)
+{
+    return op <= PROTO_MON_OP_MAX && op_names[op] != NULL;
+}
+
+const char *proto_mon_op_name(uint32_t op)
+{
+    if (op == PROTO_MON_OP_NONE)
+        return "none";
+    return proto_mon_op_is_valid(op) ? op_names[op] : "unknown";
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* A string field for encoding: NULL (absent) when empty. */
+static char *opt_str(const char *s)
+{
+    return s[0] ? (char *)s : NULL;
+}
+
+/* Copies a decoded string into a fixed buffer; absent means "". -EINVAL when
+ * it does not fit with its NUL. */
+static int copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t len = src ? strlen(src) : 0;
+    if (len >= cap)
+        return -EINVAL;
+    memcpy(dst, src ? src : "", len);
+    dst[len] = '\0';
+    return 0;
+}
+
+/* Every string of a struct we encode must be NUL-terminated within its
+ * buffer: a caller bug, not input, so it is a plain check rather than
+ * trusting strlen to stop. */
+static bool str_fits(const char *s, size_t cap)
+{
+    return memchr(s, '\0', cap) != NULL;
+}
+
+static bool is_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static int pack(const ProtobufCMessage *m, uint8_t **buf, size_t *len)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *p = malloc(n ? n : 1);
+    if (!p)
+        return -ENOMEM;
+    protobuf_c_message_pack(m, p);
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int proto_mon_cmd_encode(const struct proto_mon_cmd *cmd, uint8_t **buf, size_t *len)
+{
+    Cairn__MonCommand m = CAIRN__MON_COMMAND__INIT;
+
+    if (!str_fits(cmd->name, sizeof(cmd->name)) || !str_fits(cmd->key, sizeof(cmd->key)) ||
+        !str_fits(cmd->value, sizeof(cmd->value)))
+        return -EINVAL;
+    m.has_op = true;
+    m.op = cmd->op;
+    m.has_id = cmd->id != -1;
+    m.id = cmd->id;
+    m.name = opt_str(cmd->name);
+    m.key = opt_str(cmd->key);
+    m.value = opt_str(cmd->value);
+    m.has_size = cmd->size != 0;
+    m.size = cmd->size;
+    m.has_min_size = cmd->min_size != 0;
+    m.min_size = cmd->min_size;
+    m.has_pg_num = cmd->pg_num != 0;
+    m.pg_num = cmd->pg_num;
+    m.has_failure_domain = cmd->failure_domain != 0;
+    m.failure_domain = cmd->failure_domain;
+    m.has_weight = cmd->weight != 0;
+    m.weight = cmd->weight;
+    m.has_uuid = !is_zero(cmd->uuid, sizeof(cmd->uuid));
+    m.uuid.data = (uint8_t *)cmd->uuid;
+    m.uuid.len = sizeof(cmd->uuid);
+    m.has_stamp_ns = cmd->stamp_ns != 0;
+    m.stamp_ns = cmd->stamp_ns;
+    return pack(&m.base, buf, len);
+}
+
+static int cmd_from_pb(const Cairn__MonCommand *m, struct proto_mon_cmd *cmd)
+{
+    if (!proto_mon_op_is_valid(m->op))
+        return -EINVAL;
+    if (m->has_id && m->id < -1)
+        return -EINVAL;
+    if (m->has_uuid && m->uuid.len != sizeof(cmd->uuid))
+        return -EINVAL;
+    if (copy_str(cmd->name, sizeof(cmd->name), m->name) < 0 ||
+        copy_str(cmd->key, sizeof(cmd->key), m->key) < 0 ||
+        copy_str(cmd->value, sizeof(cmd->value), m->value) < 0)
+        return -EINVAL;
+    cmd->op = m->op;
+    cmd->id = m->has_id ? m->id : -1;
+    cmd->size = m->size;
+    cmd->min_size = m->min_size;
+    cmd->pg_num = m->pg_num;
+    cmd->failure_domain = m->failure_domain;
+    cmd->weight = m->weight;
+    if (m->has_uuid)
+        memcpy(cmd->uuid, m->uuid.data, sizeof(cmd->uuid));
+    cmd->stamp_ns = m->stamp_ns;
+    return 0;
+}
+
+int proto_mon_cmd_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *cmd)
+{
+    Cairn__MonCommand *m = cairn__mon_command__unpack(NULL, len, buf);
+    struct proto_mon_cmd tmp;
+
+    if (!m)
+        return -EBADMSG;
+    proto_mon_cmd_init(&tmp, PROTO_MON_OP_NONE);
+    int r = cmd_from_pb(m, &tmp);
+    cairn__mon_command__free_unpacked(m, NULL);
+    if (r == 0)
+        *cmd = tmp;
+    return r;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+/* Fills @m from @st; @names must have room for PROTO_MAP_MAX_MONS pointers. */
+static int status_to_pb(const struct proto_mon_status *st, Cairn__MonStatus *m, char **names)
+{
+    if (st->n_quorum > PROTO_MAP_MAX_MONS || !str_fits(st->leader, sizeof(st->leader)))
+        return -EINVAL;
+    for (uint32_t i = 0; i < st->n_quorum; i++) {
+        if (!str_fits(st->quorum[i], sizeof(st->quorum[i])))
+            return -EINVAL;
+        names[i] = (char *)st->quorum[i];
+    }
+    m->leader = opt_str(st->leader);
+    m->n_quorum = st->n_quorum;
+    m->quorum = names;
+    m->has_term = m->has_commit_index = m->has_applied_index = m->has_epoch = true;
+    m->term = st->term;
+    m->commit_index = st->commit_index;
+    m->applied_index = st->applied_index;
+    m->epoch = st->epoch;
+    return 0;
+}
+
+int proto_mon_reply_encode(const struct proto_mon_reply *reply, uint8_t **buf, size_t *len)
+{
+    Cairn__MonReply m = CAIRN__MON_REPLY__INIT;
+    Cairn__MonStatus st = CAIRN__MON_STATUS__INIT;
+    char *names[PROTO_MAP_MAX_MONS];
+
+    if (!str_fits(reply->message, sizeof(reply->message)) ||
+        !str_fits(reply->text, sizeof(reply->text)) ||
+        !str_fits(reply->leader_addr, sizeof(reply->leader_addr)))
+        return -EINVAL;
+    m.has_result = reply->result != 0;
+    m.result = reply->result;
+    m.message = opt_str(reply->message);
+    m.has_id = reply->id != -1;
+    m.id = reply->id;
+    m.has_epoch = reply->epoch != 0;
+    m.epoch = reply->epoch;
+    m.has_key = reply->has_key;
+    m.key.data = (uint8_t *)reply->key;
+    m.key.len = sizeof(reply->key);
+    m.text = opt_str(reply->text);
+    m.leader_addr = opt_str(reply->leader_addr);
+    if (reply->has_status) {
+        if (status_to_pb(&reply->status, &st, names) < 0)
+            return -EINVAL;
+        m.status = &st;
+    }
+    return pack(&m.base, buf, len);
+}
+
+static int status_from_pb(const Cairn__MonStatus *m, struct proto_mon_status *st)
+{
+    if (m->n_quorum > PROTO_MAP_MAX_MONS || copy_str(st->leader, sizeof(st->leader), m->leader))
+        return -EINVAL;
+    for (size_t i = 0; i < m->n_quorum; i++)
+        if (copy_str(st->quorum[i], sizeof(st->quorum[i]), m->quorum[i]) < 0)
+            return -EINVAL;
+    st->n_quorum = (uint32_t)m->n_quorum;
+    st->term = m->term;
+    st->commit_index = m->commit_index;
+    st->applied_index = m->applied_index;
+    st->epoch = m->epoch;
+    return 0;
+}
+
+static int reply_from_pb(const Cairn__MonReply *m, struct proto_mon_reply *reply)
+{
+    if (m->result > 0 || m->result < MON_RESULT_MIN || (m->has_id && m->id < -1))
+        return -EINVAL;
+    if (m->has_key && m->key.len != sizeof(reply->key))
+        return -EINVAL;
+    if (copy_str(reply->message, sizeof(reply->message), m->message) < 0 ||
+        copy_str(reply->text, sizeof(reply->text), m->text) < 0 ||
+        copy_str(reply->leader_addr, sizeof(reply->leader_addr), m->leader_addr) < 0)
+        return -EINVAL;
+    reply->result = m->result;
+    reply->id = m->has_id ? m->id : -1;
+    reply->epoch = m->epoch;
+    reply->has_key = m->has_key;
+    if (m->has_key)
+        memcpy(reply->key, m->key.data, sizeof(reply->key));
+    reply->has_status = m->status != NULL;
+    if (m->status)
+        return status_from_pb(m->status, &reply->status);
+    return 0;
+}
+
+int proto_mon_reply_decode(const uint8_t *buf, size_t len, struct proto_mon_reply *reply)
+{
+    Cairn__MonReply *m = cairn__mon_reply__unpack(NULL, len, buf);
+    struct proto_mon_reply *tmp;
+
+    if (!m)
+        return -EBADMSG;
+    /* Over 5 KiB: keep it off the stack of a callback. */
+    tmp = malloc(sizeof(*tmp));
+    if (!tmp) {
+        cairn__mon_reply__free_unpacked(m, NULL);
+        return -ENOMEM;
+    }
+    proto_mon_reply_init(tmp);
+    int r = reply_from_pb(m, tmp);
+    cairn__mon_reply__free_unpacked(m, NULL);
+    if (r == 0)
+        *reply = *tmp;
+    free(tmp);
+    return r;
+}
+
+/* ---- map requests ------------------------------------------------------- */
+
+int proto_mon_map_request_encode(uint64_t have_epoch, uint8_t **buf, size_t *len)
+{
+    Cairn__MapRequest m = CAIRN__MAP_REQUEST__INIT;
+
+    m.has_have_epoch = have_epoch != 0;
+    m.have_epoch = have_epoch;
+    return pack(&m.base, buf, len);
+}
+
+int proto_mon_map_request_decode(const uint8_t *buf, size_t len, uint64_t *have_epoch)
+{
+    Cairn__MapRequest *m = cairn__map_request__unpack(NULL, len, buf);
+
+    if (!m)
+        return -EBADMSG;
+    *have_epoch = m->have_epoch;
+    cairn__map_request__free_unpacked(m, NULL);
+    return 0;
+}

@@ -1,0 +1,369 @@
+/* The monitor command codec (protocol/mon.c): round trips of every op, of
+ * replies with key and status, of map requests; rejection of truncated,
+ * garbage and out-of-range input with the documented -errno. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "protocol/mon.h"
+
+static const uint32_t all_ops[] = {
+    PROTO_MON_POOL_CREATE, PROTO_MON_POOL_RM,     PROTO_MON_POOL_SET,   PROTO_MON_OSD_BOOT,
+    PROTO_MON_OSD_IN,      PROTO_MON_OSD_OUT,     PROTO_MON_OSD_RM,     PROTO_MON_OSD_REWEIGHT,
+    PROTO_MON_OSD_DOWN,    PROTO_MON_OSD_FAILURE, PROTO_MON_OSD_BEACON, PROTO_MON_MON_ADD,
+    PROTO_MON_MON_RM,      PROTO_MON_KEY_CREATE,  PROTO_MON_KEY_RM,     PROTO_MON_KEY_GET,
+    PROTO_MON_KEY_LS,      PROTO_MON_CONFIG_SET,  PROTO_MON_CONFIG_RM,  PROTO_MON_CONFIG_GET,
+};
+
+/* A command with every field set to something distinctive for @op. */
+static void full_cmd(struct proto_mon_cmd *c, uint32_t op)
+{
+    proto_mon_cmd_init(c, (enum proto_mon_op)op);
+    c->id = (int32_t)op % 7;
+    snprintf(c->name, sizeof(c->name), "name-%u", op);
+    snprintf(c->key, sizeof(c->key), "key-%u", op);
+    snprintf(c->value, sizeof(c->value), "value-%u", op);
+    c->size = op + 1;
+    c->min_size = op + 2;
+    c->pg_num = op * 1000;
+    c->failure_domain = PROTO_MON_FD_OSD;
+    c->weight = PROTO_MAP_WEIGHT_ONE * 3 / 2;
+    for (unsigned i = 0; i < sizeof(c->uuid); i++)
+        c->uuid[i] = (uint8_t)(op + i);
+    c->stamp_ns = 1700000000123456789ull + op;
+}
+
+static void round_trip_cmd(const struct proto_mon_cmd *in)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct proto_mon_cmd out;
+
+    assert_int_equal(proto_mon_cmd_encode(in, &buf, &len), 0);
+    memset(&out, 0xa5, sizeof(out));
+    assert_int_equal(proto_mon_cmd_decode(buf, len, &out), 0);
+    /* Strings are compared as strings: bytes after the NUL are not encoded. */
+    assert_int_equal(out.op, in->op);
+    assert_int_equal(out.id, in->id);
+    assert_string_equal(out.name, in->name);
+    assert_string_equal(out.key, in->key);
+    assert_string_equal(out.value, in->value);
+    assert_int_equal(out.size, in->size);
+    assert_int_equal(out.min_size, in->min_size);
+    assert_int_equal(out.pg_num, in->pg_num);
+    assert_int_equal(out.failure_domain, in->failure_domain);
+    assert_int_equal(out.weight, in->weight);
+    assert_memory_equal(out.uuid, in->uuid, sizeof(in->uuid));
+    assert_true(out.stamp_ns == in->stamp_ns);
+    free(buf);
+}
+
+static void test_mon_cmd_round_trip_every_op(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd c;
+    for (size_t i = 0; i < sizeof(all_ops) / sizeof(all_ops[0]); i++) {
+        assert_true(proto_mon_op_is_valid(all_ops[i]));
+        assert_string_not_equal(proto_mon_op_name(all_ops[i]), "unknown");
+        full_cmd(&c, all_ops[i]);
+        round_trip_cmd(&c);
+        proto_mon_cmd_init(&c, (enum proto_mon_op)all_ops[i]);
+        round_trip_cmd(&c); /* defaults only: id stays -1 */
+    }
+}
+
+static void test_mon_cmd_defaults_and_full_strings(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd c, out;
+    uint8_t *buf;
+    size_t len;
+
+    proto_mon_cmd_init(&c, PROTO_MON_OSD_BOOT);
+    assert_int_equal(c.id, -1);
+    assert_int_equal(proto_mon_cmd_encode(&c, &buf, &len), 0);
+    assert_int_equal(len, 2); /* only the op: defaults are not written */
+    assert_int_equal(proto_mon_cmd_decode(buf, len, &out), 0);
+    assert_int_equal(out.id, -1);
+    assert_true(memcmp(&out, &c, sizeof(c)) == 0);
+    free(buf);
+
+    /* The longest strings that fit, and the largest id and weight. */
+    full_cmd(&c, PROTO_MON_CONFIG_SET);
+    memset(c.name, 'n', sizeof(c.name) - 1);
+    c.name[sizeof(c.name) - 1] = '\0';
+    memset(c.key, 'k', sizeof(c.key) - 1);
+    c.key[sizeof(c.key) - 1] = '\0';
+    memset(c.value, 'v', sizeof(c.value) - 1);
+    c.value[sizeof(c.value) - 1] = '\0';
+    c.id = INT32_MAX;
+    c.weight = UINT32_MAX;
+    round_trip_cmd(&c);
+}
+
+static void test_mon_op_names(void **state)
+{
+    (void)state;
+    assert_string_equal(proto_mon_op_name(PROTO_MON_POOL_CREATE), "pool create");
+    assert_string_equal(proto_mon_op_name(PROTO_MON_OSD_BOOT), "osd boot");
+    assert_string_equal(proto_mon_op_name(PROTO_MON_CONFIG_GET), "config get");
+    assert_string_equal(proto_mon_op_name(4), "unknown");
+    assert_string_equal(proto_mon_op_name(PROTO_MON_OP_MAX + 1), "unknown");
+    assert_false(proto_mon_op_is_valid(PROTO_MON_OP_NONE));
+    assert_false(proto_mon_op_is_valid(4));
+    assert_false(proto_mon_op_is_valid(PROTO_MON_OP_MAX + 1));
+    assert_false(proto_mon_op_is_valid(UINT32_MAX));
+}
+
+/* Hand-made protobuf: field numbers from protocol/mon.proto. */
+static void expect_cmd(const uint8_t *buf, size_t len, int want)
+{
+    struct proto_mon_cmd c, before;
+    full_cmd(&c, PROTO_MON_POOL_RM);
+    before = c;
+    assert_int_equal(proto_mon_cmd_decode(buf, len, &c), want);
+    if (want != 0)
+        assert_true(memcmp(&c, &before, sizeof(c)) == 0); /* untouched */
+}
+
+static void test_mon_cmd_rejects_bad_values(void **state)
+{
+    (void)state;
+    static const uint8_t no_op[] = {0x1a, 0x01, 'x'}; /* name only, op 0 */
+    static const uint8_t gap_op[] = {0x08, 0x04};     /* op 4 */
+    static const uint8_t big_op[] = {0x08, 43};       /* OP_MAX + 1 */
+    static const uint8_t huge_op[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    static const uint8_t id_m2[] = {0x08, 0x0b, 0x10, 0x03}; /* sint32 -2 */
+    static const uint8_t id_m1[] = {0x08, 0x0b, 0x10, 0x01}; /* sint32 -1 */
+    static const uint8_t uuid15[] = {0x08, 0x0a, 0x5a, 15, 1,  2,  3,  4,  5, 6,
+                                     7,    8,    9,    10, 11, 12, 13, 14, 15};
+    static const uint8_t uuid17[] = {0x08, 0x0a, 0x5a, 17, 1,  2,  3,  4,  5,  6, 7,
+                                     8,    9,    10,   11, 12, 13, 14, 15, 16, 17};
+    expect_cmd(no_op, sizeof(no_op), -EINVAL);
+    expect_cmd(gap_op, sizeof(gap_op), -EINVAL);
+    expect_cmd(big_op, sizeof(big_op), -EINVAL);
+    expect_cmd(huge_op, sizeof(huge_op), -EINVAL);
+    expect_cmd(id_m2, sizeof(id_m2), -EINVAL);
+    expect_cmd(id_m1, sizeof(id_m1), 0);
+    expect_cmd(uuid15, sizeof(uuid15), -EINVAL);
+    expect_cmd(uuid17, sizeof(uuid17), -EINVAL);
+    expect_cmd((const uint8_t *)"", 0, -EINVAL); /* parses, but no op */
+}
+
+/* A string field @field of @n bytes of 'x' after op = POOL_RM. */
+static size_t make_string_cmd(uint8_t *buf, unsigned field, size_t n)
+{
+    size_t off = 0;
+    buf[off++] = 0x08;
+    buf[off++] = PROTO_MON_POOL_RM;
+    buf[off++] = (uint8_t)(field << 3 | 2);
+    buf[off++] = (uint8_t)(n | 0x80);
+    buf[off++] = (uint8_t)(n >> 7);
+    memset(buf + off, 'x', n);
+    return off + n;
+}
+
+static void test_mon_cmd_rejects_overlong_strings(void **state)
+{
+    (void)state;
+    uint8_t buf[512];
+    static const struct {
+        unsigned field;
+        size_t cap;
+    } f[] = {
+        {3, PROTO_MON_NAME_MAX},
+        {4, PROTO_MON_NAME_MAX},
+        {5, PROTO_MON_VALUE_MAX},
+    };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        expect_cmd(buf, make_string_cmd(buf, f[i].field, f[i].cap - 1), 0);
+        expect_cmd(buf, make_string_cmd(buf, f[i].field, f[i].cap), -EINVAL);
+        expect_cmd(buf, make_string_cmd(buf, f[i].field, f[i].cap + 100), -EINVAL);
+    }
+}
+
+static void test_mon_cmd_rejects_truncated_and_garbage(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd c;
+    uint8_t *buf;
+    size_t len;
+    full_cmd(&c, PROTO_MON_OSD_BOOT);
+    assert_int_equal(proto_mon_cmd_encode(&c, &buf, &len), 0);
+    /* Every proper prefix either fails to parse or, cut at a field boundary,
+     * decodes to fewer fields; it never crashes or reads past the end. */
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *copy = malloc(n ? n : 1);
+        memcpy(copy, buf, n);
+        int r = proto_mon_cmd_decode(copy, n, &c);
+        assert_true(r == 0 || r == -EBADMSG || r == -EINVAL);
+        free(copy);
+    }
+    /* Cut inside the uuid (before stamp_ns, 10 bytes here): cannot parse. */
+    assert_int_equal(proto_mon_cmd_decode(buf, len - 12, &c), -EBADMSG);
+    free(buf);
+
+    static const uint8_t garbage1[] = {0xff, 0xff, 0xff, 0xff};
+    static const uint8_t garbage2[] = {0x08};                 /* varint cut off */
+    static const uint8_t garbage3[] = {0x1a, 0x05, 'a', 'b'}; /* length past end */
+    static const uint8_t garbage4[] = {0x0f, 0x00};           /* wire type 7 */
+    expect_cmd(garbage1, sizeof(garbage1), -EBADMSG);
+    expect_cmd(garbage2, sizeof(garbage2), -EBADMSG);
+    expect_cmd(garbage3, sizeof(garbage3), -EBADMSG);
+    expect_cmd(garbage4, sizeof(garbage4), -EBADMSG);
+}
+
+static void test_mon_cmd_encode_rejects_unterminated(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd c;
+    uint8_t *buf = NULL;
+    size_t len;
+    proto_mon_cmd_init(&c, PROTO_MON_POOL_RM);
+    memset(c.name, 'x', sizeof(c.name));
+    assert_int_equal(proto_mon_cmd_encode(&c, &buf, &len), -EINVAL);
+    assert_null(buf);
+}
+
+static void fill_reply(struct proto_mon_reply *r)
+{
+    proto_mon_reply_init(r);
+    r->result = -EEXIST;
+    snprintf(r->message, sizeof(r->message), "pool 'rbd' already exists");
+    r->id = 12;
+    r->epoch = 99;
+    r->has_key = true;
+    for (unsigned i = 0; i < PROTO_KEY_LEN; i++)
+        r->key[i] = (uint8_t)(0xf0 ^ i);
+    snprintf(r->text, sizeof(r->text), "client.admin\nosd.0\n");
+    r->has_status = true;
+    snprintf(r->status.leader, sizeof(r->status.leader), "b");
+    r->status.n_quorum = PROTO_MAP_MAX_MONS;
+    for (unsigned i = 0; i < PROTO_MAP_MAX_MONS; i++)
+        snprintf(r->status.quorum[i], sizeof(r->status.quorum[i]), "mon%u", i);
+    r->status.term = 7;
+    r->status.commit_index = 1000;
+    r->status.applied_index = 999;
+    r->status.epoch = 99;
+    snprintf(r->leader_addr, sizeof(r->leader_addr), "127.0.0.1:6790");
+}
+
+static void test_mon_reply_round_trip(void **state)
+{
+    (void)state;
+    struct proto_mon_reply in, out;
+    uint8_t *buf;
+    size_t len;
+
+    fill_reply(&in);
+    assert_int_equal(proto_mon_reply_encode(&in, &buf, &len), 0);
+    memset(&out, 0x5a, sizeof(out));
+    assert_int_equal(proto_mon_reply_decode(buf, len, &out), 0);
+    free(buf);
+    assert_int_equal(out.result, -EEXIST);
+    assert_string_equal(out.message, in.message);
+    assert_int_equal(out.id, 12);
+    assert_int_equal(out.epoch, 99);
+    assert_true(out.has_key);
+    assert_memory_equal(out.key, in.key, PROTO_KEY_LEN);
+    assert_string_equal(out.text, in.text);
+    assert_true(out.has_status);
+    assert_string_equal(out.status.leader, "b");
+    assert_int_equal(out.status.n_quorum, PROTO_MAP_MAX_MONS);
+    assert_string_equal(out.status.quorum[6], "mon6");
+    assert_int_equal(out.status.term, 7);
+    assert_int_equal(out.status.commit_index, 1000);
+    assert_int_equal(out.status.applied_index, 999);
+    assert_int_equal(out.status.epoch, 99);
+    assert_string_equal(out.leader_addr, in.leader_addr);
+
+    /* An empty reply stays empty: id -1, no key, no status. */
+    proto_mon_reply_init(&in);
+    assert_int_equal(proto_mon_reply_encode(&in, &buf, &len), 0);
+    assert_int_equal(len, 0);
+    assert_int_equal(proto_mon_reply_decode(buf, len, &out), 0);
+    free(buf);
+    assert_true(memcmp(&in, &out, sizeof(in)) == 0);
+}
+
+static void expect_reply(const uint8_t *buf, size_t len, int want)
+{
+    struct proto_mon_reply *r = malloc(sizeof(*r));
+    proto_mon_reply_init(r);
+    r->epoch = 5;
+    assert_int_equal(proto_mon_reply_decode(buf, len, r), want);
+    if (want != 0)
+        assert_int_equal(r->epoch, 5);
+    free(r);
+}
+
+static void test_mon_reply_rejects_bad_values(void **state)
+{
+    (void)state;
+    static const uint8_t positive[] = {0x08, 0x02}; /* sint32 +1 */
+    static const uint8_t key31[] = {0x2a, 31};
+    static const uint8_t garbage[] = {0x3a, 0x10, 0x0a}; /* status cut off */
+    uint8_t buf[64];
+    size_t n = 0;
+
+    expect_reply(positive, sizeof(positive), -EINVAL);
+    uint8_t k[2 + 31] = {0};
+    memcpy(k, key31, 2);
+    expect_reply(k, sizeof(k), -EINVAL);
+    expect_reply(garbage, sizeof(garbage), -EBADMSG);
+    /* A status with PROTO_MAP_MAX_MONS + 1 quorum names. */
+    buf[n++] = 0x3a;
+    buf[n++] = (uint8_t)(3 * (PROTO_MAP_MAX_MONS + 1));
+    for (unsigned i = 0; i <= PROTO_MAP_MAX_MONS; i++) {
+        buf[n++] = 0x12;
+        buf[n++] = 1;
+        buf[n++] = (uint8_t)('a' + i);
+    }
+    expect_reply(buf, n, -EINVAL);
+    buf[1] = (uint8_t)(3 * PROTO_MAP_MAX_MONS);
+    expect_reply(buf, n - 3, 0);
+}
+
+static void test_mon_map_request_round_trip(void **state)
+{
+    (void)state;
+    static const uint64_t epochs[] = {0, 1, 12345, UINT64_MAX};
+    uint8_t *buf;
+    size_t len;
+    uint64_t e;
+    for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+        assert_int_equal(proto_mon_map_request_encode(epochs[i], &buf, &len), 0);
+        e = 77;
+        assert_int_equal(proto_mon_map_request_decode(buf, len, &e), 0);
+        assert_true(e == epochs[i]);
+        free(buf);
+    }
+    static const uint8_t cut[] = {0x08, 0x80};
+    e = 77;
+    assert_int_equal(proto_mon_map_request_decode(cut, sizeof(cut), &e), -EBADMSG);
+    assert_true(e == 77);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mon_cmd_round_trip_every_op),
+        cmocka_unit_test(test_mon_cmd_defaults_and_full_strings),
+        cmocka_unit_test(test_mon_op_names),
+        cmocka_unit_test(test_mon_cmd_rejects_bad_values),
+        cmocka_unit_test(test_mon_cmd_rejects_overlong_strings),
+        cmocka_unit_test(test_mon_cmd_rejects_truncated_and_garbage),
+        cmocka_unit_test(test_mon_cmd_encode_rejects_unterminated),
+        cmocka_unit_test(test_mon_reply_round_trip),
+        cmocka_unit_test(test_mon_reply_rejects_bad_values),
+        cmocka_unit_test(test_mon_map_request_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
