@@ -27,6 +27,10 @@ int bench_parse_uint(const char *s, unsigned max, unsigned *out);
 int bench_store_main(int argc, char **argv);
 void bench_store_usage(FILE *out);
 
+/* bench_mon.c: `cairn-bench mon` */
+int bench_mon_main(int argc, char **argv);
+void bench_mon_usage(FILE *out);
+
 /* ---- fio.c ---------------------------------------------------------------- */
 
 /* One fio job on one file, with one job process (numjobs=1). */

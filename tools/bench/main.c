@@ -18,6 +18,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"store", "the object store engine against fio on the same disk", bench_store_main,
      bench_store_usage},
+    {"mon", "map-change commit latency and throughput of a running cluster", bench_mon_main,
+     bench_mon_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))

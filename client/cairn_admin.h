@@ -1,0 +1,51 @@
+/* libcairn's admin calls: monitor commands, quorum status and the cluster
+ * map, for the `cairn` CLI, cairn-bench and tests. They use the structs of
+ * protocol/mon.h and protocol/map.h; gateways use client/cairn.h only.
+ *
+ * Every call here is synchronous and thread-safe (see client/cairn.h) and
+ * is bounded by the connection's timeout (cairn_connect_opts.timeout_ms or
+ * client_mount_timeout): monitors are hunted for, and calls resent, until
+ * then. A command resent after a lost answer may report the outcome of its
+ * second attempt (e.g. -EEXIST for a pool the first attempt created). */
+#ifndef CAIRN_CLIENT_CAIRN_ADMIN_H
+#define CAIRN_CLIENT_CAIRN_ADMIN_H
+
+#include <stdint.h>
+
+#include "client/cairn.h"
+#include "protocol/map.h"
+#include "protocol/mon.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs @cmd (any op but OSD_BEACON) on the monitors and waits for the
+ * answer, which always lands in @reply: reply->result is the return value
+ * and reply->message a one-line reason when it is negative, also when no
+ * monitor answered. Returns 0 or the command's -errno (-EEXIST, -ENOENT,
+ * -EINVAL, -EBUSY, -ENOSPC, -EAGAIN when no leader was elected in time, ...),
+ * or -ETIMEDOUT (no monitor reachable), -EACCES (key refused), -EINVAL (a
+ * beacon), -ECANCELED (shutdown), -ENOMEM. */
+int cairn_mon_command(struct cairn *c, const struct proto_mon_cmd *cmd,
+                      struct proto_mon_reply *reply);
+
+/* Where the monitors stand, as one monitor (preferably one that knows the
+ * leader) sees it: leader, quorum, term, commit index, map epoch. 0 or the
+ * transport errors of cairn_mon_command(). */
+int cairn_status(struct cairn *c, struct proto_mon_status *out);
+
+/* A copy of the newest cluster map this connection has (it follows every
+ * new epoch), which the caller frees with proto_map_destroy(). 0 or -ENOMEM,
+ * -ECANCELED. */
+int cairn_map_get(struct cairn *c, struct proto_map **copy);
+
+/* Waits until the connection has a map of epoch @epoch or newer. 0, or
+ * -ETIMEDOUT after @timeout_ms. */
+int cairn_wait_for_epoch(struct cairn *c, uint64_t epoch, uint32_t timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,164 @@
+/* The `cairn` admin CLI: internals shared by its files, in sections by
+ * defining file. main.c parses the global options and dispatches to one
+ * function per command; each area's file (status.c, mon.c, osd.c, pool.c,
+ * auth.c, config.c) holds its commands; health.c the health rules;
+ * output.c prints tables and JSON. */
+#ifndef CAIRN_TOOLS_CLI_H
+#define CAIRN_TOOLS_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "client/cairn_admin.h"
+
+/* Exit status (DESIGN.md §8). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1  /* the operation failed; one line on stderr says why */
+#define CLI_EXIT_USAGE 2 /* bad command line; usage on stderr */
+
+/* ---- main.c --------------------------------------------------------------- */
+
+struct cli_ctx;
+
+/* One command: `cairn AREA [VERB] ARGS...`. */
+struct cli_cmd {
+    const char *area;    /* "pool" */
+    const char *verb;    /* "create"; NULL for one-word commands ("status") */
+    const char *args;    /* synopsis of the arguments, for usage */
+    const char *summary; /* one line */
+    int (*run)(struct cli_ctx *ctx, int argc, char **argv); /* argv[0]: first argument */
+};
+
+/* What a command runs with. */
+struct cli_ctx {
+    const char *conf;          /* -c/--conf, NULL for the contract's lookup */
+    const char *name;          /* --name, NULL for client.admin */
+    bool json;                 /* --json */
+    uint32_t timeout_ms;       /* --timeout; 0 for the config's client_mount_timeout */
+    const struct cli_cmd *cmd; /* the command running */
+    char what[192];            /* "pool create rbd": the prefix of failure messages */
+    struct cairn *cairn;       /* connected by cli_connect(), shut down by main */
+};
+
+/* Connects once (later calls return at once). CLI_EXIT_OK, or
+ * CLI_EXIT_FAIL with the reason printed. */
+int cli_connect(struct cli_ctx *ctx);
+/* Prints "cairn: WHAT: REASON" on stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "cairn: REASON", then the command's usage, on stderr; returns
+ * CLI_EXIT_USAGE. */
+int cli_usage(struct cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Runs @cmd; on failure prints the monitor's reason. CLI_EXIT_OK or
+ * CLI_EXIT_FAIL. @reply may be NULL when the caller needs no answer. */
+int cli_mon_command(struct cli_ctx *ctx, const struct proto_mon_cmd *cmd,
+                    struct proto_mon_reply *reply);
+/* Runs a command that changes the map and prints "@done (epoch N)", or
+ * {"epoch": N} with --json. CLI_EXIT_OK or CLI_EXIT_FAIL. */
+int cli_run(struct cli_ctx *ctx, const struct proto_mon_cmd *cmd, const char *done);
+/* Parses a decimal integer in [@min, @max]. 0 or -EINVAL. */
+int cli_parse_int(const char *s, long long min, long long max, long long *out);
+/* Fetches the map (after connecting). CLI_EXIT_OK or CLI_EXIT_FAIL. */
+int cli_map(struct cli_ctx *ctx, struct proto_map **map);
+/* Checks that @argv holds exactly @n arguments and no option. CLI_EXIT_OK
+ * or a usage error (printed). */
+int cli_want_args(struct cli_ctx *ctx, int argc, char **argv, int n);
+
+/* ---- health.c, status.c ------------------------------------------------------ */
+
+#define CLI_HEALTH_MAX_REASONS 8
+#define CLI_HEALTH_REASON_MAX 512
+
+enum cli_health_level { CLI_HEALTH_OK = 0, CLI_HEALTH_WARN = 1, CLI_HEALTH_ERROR = 2 };
+
+struct cli_health {
+    enum cli_health_level level;
+    unsigned n;                                                  /* reasons */
+    char reasons[CLI_HEALTH_MAX_REASONS][CLI_HEALTH_REASON_MAX]; /* sentences */
+};
+
+/* Health from the map and the monitors' status: error without a leader or
+ * a majority in quorum; warn for monitors out of quorum, OSDs down, no OSDs. */
+void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
+                     struct cli_health *h);
+const char *cli_health_name(enum cli_health_level level); /* "ok", "warn", "error" */
+/* Sorts the quorum's names, for output that does not depend on who answered. */
+void cli_quorum_sort(struct proto_mon_status *st);
+int cli_status(struct cli_ctx *ctx, int argc, char **argv);
+int cli_health(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- mon.c, osd.c, pool.c, auth.c, config.c ------------------------------------ */
+
+int cli_mon_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_mon_add(struct cli_ctx *ctx, int argc, char **argv);
+int cli_mon_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_tree(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_in(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_out(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_reweight(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pool_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pool_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pool_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pool_set(struct cli_ctx *ctx, int argc, char **argv);
+int cli_auth_add(struct cli_ctx *ctx, int argc, char **argv);
+int cli_auth_get(struct cli_ctx *ctx, int argc, char **argv);
+int cli_auth_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_auth_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_config_set(struct cli_ctx *ctx, int argc, char **argv);
+int cli_config_get(struct cli_ctx *ctx, int argc, char **argv);
+int cli_config_rm(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- output.c ------------------------------------------------------------ */
+
+/* A JSON writer on a FILE: compact, one document per line, strings escaped
+ * (quote, backslash, control characters). Keys are given with each value
+ * inside objects and are NULL inside arrays and at the top. */
+#define CLI_JSON_DEPTH 16
+
+struct cli_json {
+    FILE *out;
+    unsigned depth;
+    bool need_comma[CLI_JSON_DEPTH];
+};
+
+void cli_json_init(struct cli_json *j, FILE *out);
+void cli_json_obj_begin(struct cli_json *j, const char *key);
+void cli_json_obj_end(struct cli_json *j);
+void cli_json_arr_begin(struct cli_json *j, const char *key);
+void cli_json_arr_end(struct cli_json *j);
+void cli_json_str(struct cli_json *j, const char *key, const char *value); /* NULL: null */
+void cli_json_int(struct cli_json *j, const char *key, long long value);
+void cli_json_uint(struct cli_json *j, const char *key, unsigned long long value);
+void cli_json_double(struct cli_json *j, const char *key, double value);
+void cli_json_bool(struct cli_json *j, const char *key, bool value);
+/* Ends the document with a newline (the top-level value must be closed). */
+void cli_json_finish(struct cli_json *j);
+/* Writes @s as a JSON string literal, quotes included. */
+void cli_json_write_string(FILE *out, const char *s);
+
+/* A text table: columns padded to their widest cell, two spaces apart. */
+#define CLI_TABLE_COLS 8
+
+struct cli_table {
+    unsigned ncols;
+    char **cells; /* row-major, header row first; malloc'd */
+    unsigned nrows, cap;
+};
+
+/* Starts a table of @ncols (<= CLI_TABLE_COLS) columns; then come @ncols
+ * header strings. */
+void cli_table_init(struct cli_table *t, unsigned ncols, ...);
+/* Appends a row of ncols strings (copied). 0 or -ENOMEM. */
+int cli_table_row(struct cli_table *t, ...);
+void cli_table_print(const struct cli_table *t, FILE *out);
+void cli_table_fini(struct cli_table *t);
+
+/* 16.16 fixed point as a decimal ("1.500"). */
+void cli_weight_format(uint32_t weight, char *buf, size_t len);
+/* The fsid as a UUID string (37 bytes with NUL). */
+void cli_uuid_format(const uint8_t uuid[16], char out[37]);
+
+#endif

@@ -1,0 +1,120 @@
+/* The health rules of docs/cli.md: a pure function of the cluster map and
+ * the monitors' status, used by `cairn status` and `cairn health`
+ * (status.c) and unit-tested on its own. */
+#include "tools/cli/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_LIST_MAX 16 /* names spelled out in one reason; then "and N more" */
+
+const char *cli_health_name(enum cli_health_level level)
+{
+    static const char *const names[] = {"ok", "warn", "error"};
+    return names[level];
+}
+
+__attribute__((format(printf, 3, 4))) static void
+add_reason(struct cli_health *h, enum cli_health_level level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > h->level)
+        h->level = level;
+    if (h->n == CLI_HEALTH_MAX_REASONS)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(h->reasons[h->n++], CLI_HEALTH_REASON_MAX, fmt, ap);
+    va_end(ap);
+}
+
+/* Appends "PREFIXNAME" to the comma-separated @list of @count names so far. */
+static void list_add(char *list, size_t len, unsigned count, const char *prefix, const char *name)
+{
+    size_t off = strlen(list);
+
+    if (count < NAME_LIST_MAX)
+        snprintf(list + off, len - off, "%s%s%s", count ? ", " : "", prefix, name);
+}
+
+static void list_end(char *list, size_t len, unsigned count)
+{
+    size_t off = strlen(list);
+
+    if (count > NAME_LIST_MAX)
+        snprintf(list + off, len - off, " and %u more", count - NAME_LIST_MAX);
+}
+
+static bool in_quorum(const struct proto_mon_status *st, const char *name)
+{
+    for (uint32_t i = 0; i < st->n_quorum && i < PROTO_MAP_MAX_MONS; i++)
+        if (strcmp(st->quorum[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void health_mons(const struct proto_map *map, const struct proto_mon_status *st,
+                        struct cli_health *h)
+{
+    char list[CLI_HEALTH_REASON_MAX / 2] = "";
+    unsigned out = 0;
+
+    if (!st->leader[0]) {
+        add_reason(h, CLI_HEALTH_ERROR, "no monitor leader: the monitors have no quorum");
+        return;
+    }
+    if (st->n_quorum < map->n_mons / 2 + 1)
+        add_reason(h, CLI_HEALTH_ERROR, "quorum lost: %u of %u monitors in quorum", st->n_quorum,
+                   map->n_mons);
+    for (uint32_t i = 0; i < map->n_mons; i++)
+        if (!in_quorum(st, map->mons[i].name))
+            list_add(list, sizeof(list), out++, "mon.", map->mons[i].name);
+    list_end(list, sizeof(list), out);
+    if (out)
+        add_reason(h, CLI_HEALTH_WARN, "%u monitor%s out of quorum: %s", out, out == 1 ? "" : "s",
+                   list);
+}
+
+static void health_osds(const struct proto_map *map, struct cli_health *h)
+{
+    char list[CLI_HEALTH_REASON_MAX / 2] = "", id[16];
+    unsigned total = 0, down = 0;
+
+    for (uint32_t i = 0; i < map->n_osds; i++) {
+        const struct proto_map_osd *o = &map->osds[i];
+        if (!o->exists)
+            continue;
+        total++;
+        if (!o->up) {
+            snprintf(id, sizeof(id), "%d", o->id);
+            list_add(list, sizeof(list), down++, "osd.", id);
+        }
+    }
+    list_end(list, sizeof(list), down);
+    if (total == 0)
+        add_reason(h, CLI_HEALTH_WARN, "no OSDs in the cluster");
+    else if (down)
+        add_reason(h, CLI_HEALTH_WARN, "%u OSD%s down: %s", down, down == 1 ? "" : "s", list);
+}
+
+void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
+                     struct cli_health *h)
+{
+    memset(h, 0, sizeof(*h));
+    health_mons(map, st, h);
+    health_osds(map, h);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+void cli_quorum_sort(struct proto_mon_status *st)
+{
+    uint32_t n = st->n_quorum < PROTO_MAP_MAX_MONS ? st->n_quorum : PROTO_MAP_MAX_MONS;
+
+    qsort(st->quorum, n, sizeof(st->quorum[0]), name_cmp);
+}

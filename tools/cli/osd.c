@@ -1,0 +1,233 @@
+/* `cairn osd ls|tree|in|out|rm|reweight`: the OSDs of the map. PG counts
+ * per OSD join `osd tree` once PGs exist. */
+#include "tools/cli/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_HOST "(no host)"
+
+static const char *host_of(const struct proto_map_osd *o)
+{
+    return o->host[0] ? o->host : NO_HOST;
+}
+
+static void osd_json(struct cli_json *j, const struct proto_map_osd *o, bool with_host)
+{
+    cli_json_obj_begin(j, NULL);
+    cli_json_int(j, "id", o->id);
+    if (with_host)
+        cli_json_str(j, "host", o->host);
+    cli_json_str(j, "addr", o->addr);
+    cli_json_double(j, "weight", (double)o->weight / PROTO_MAP_WEIGHT_ONE);
+    cli_json_bool(j, "up", o->up);
+    cli_json_bool(j, "in", o->in);
+    cli_json_obj_end(j);
+}
+
+int cli_osd_ls(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct proto_map *map = NULL;
+    int r = cli_want_args(ctx, argc, argv, 0);
+
+    if (r != CLI_EXIT_OK || (r = cli_map(ctx, &map)) != CLI_EXIT_OK)
+        return r;
+    if (ctx->json) {
+        struct cli_json j;
+        cli_json_init(&j, stdout);
+        cli_json_obj_begin(&j, NULL);
+        cli_json_arr_begin(&j, "osds");
+        for (uint32_t i = 0; i < map->n_osds; i++)
+            if (map->osds[i].exists)
+                osd_json(&j, &map->osds[i], true);
+        cli_json_arr_end(&j);
+        cli_json_obj_end(&j);
+        cli_json_finish(&j);
+    } else {
+        struct cli_table t;
+        char id[16], w[32];
+        cli_table_init(&t, 6, "ID", "HOST", "ADDR", "STATUS", "IN", "WEIGHT");
+        for (uint32_t i = 0; i < map->n_osds; i++) {
+            const struct proto_map_osd *o = &map->osds[i];
+            if (!o->exists)
+                continue;
+            snprintf(id, sizeof(id), "%d", o->id);
+            cli_weight_format(o->weight, w, sizeof(w));
+            cli_table_row(&t, id, host_of(o), o->addr[0] ? o->addr : "-", o->up ? "up" : "down",
+                          o->in ? "in" : "out", w);
+        }
+        cli_table_print(&t, stdout);
+        cli_table_fini(&t);
+    }
+    proto_map_destroy(map);
+    return CLI_EXIT_OK;
+}
+
+/* The distinct hosts of the map's OSDs, in order of first appearance. */
+static unsigned hosts_of(const struct proto_map *map, const char **hosts, unsigned max)
+{
+    unsigned n = 0;
+
+    for (uint32_t i = 0; i < map->n_osds; i++) {
+        const struct proto_map_osd *o = &map->osds[i];
+        unsigned k = 0;
+        if (!o->exists)
+            continue;
+        while (k < n && strcmp(hosts[k], host_of(o)) != 0)
+            k++;
+        if (k == n && n < max)
+            hosts[n++] = host_of(o);
+    }
+    return n;
+}
+
+static uint64_t host_weight(const struct proto_map *map, const char *host)
+{
+    uint64_t w = 0;
+
+    for (uint32_t i = 0; i < map->n_osds; i++)
+        if (map->osds[i].exists && strcmp(host_of(&map->osds[i]), host) == 0)
+            w += map->osds[i].weight;
+    return w;
+}
+
+static void tree_json(const struct proto_map *map, const char **hosts, unsigned n)
+{
+    struct cli_json j;
+
+    cli_json_init(&j, stdout);
+    cli_json_obj_begin(&j, NULL);
+    cli_json_arr_begin(&j, "hosts");
+    for (unsigned h = 0; h < n; h++) {
+        cli_json_obj_begin(&j, NULL);
+        cli_json_str(&j, "name", strcmp(hosts[h], NO_HOST) ? hosts[h] : "");
+        cli_json_double(&j, "weight", (double)host_weight(map, hosts[h]) / PROTO_MAP_WEIGHT_ONE);
+        cli_json_arr_begin(&j, "osds");
+        for (uint32_t i = 0; i < map->n_osds; i++)
+            if (map->osds[i].exists && strcmp(host_of(&map->osds[i]), hosts[h]) == 0)
+                osd_json(&j, &map->osds[i], false);
+        cli_json_arr_end(&j);
+        cli_json_obj_end(&j);
+    }
+    cli_json_arr_end(&j);
+    cli_json_obj_end(&j);
+    cli_json_finish(&j);
+}
+
+static void tree_table(const struct proto_map *map, const char **hosts, unsigned n)
+{
+    struct cli_table t;
+    char id[16], name[32], w[32];
+
+    cli_table_init(&t, 5, "ID", "WEIGHT", "NAME", "STATUS", "IN");
+    for (unsigned h = 0; h < n; h++) {
+        snprintf(w, sizeof(w), "%.3f", (double)host_weight(map, hosts[h]) / PROTO_MAP_WEIGHT_ONE);
+        cli_table_row(&t, "-", w, hosts[h], "", "");
+        for (uint32_t i = 0; i < map->n_osds; i++) {
+            const struct proto_map_osd *o = &map->osds[i];
+            if (!o->exists || strcmp(host_of(o), hosts[h]) != 0)
+                continue;
+            snprintf(id, sizeof(id), "%d", o->id);
+            snprintf(name, sizeof(name), "    osd.%d", o->id);
+            cli_weight_format(o->weight, w, sizeof(w));
+            cli_table_row(&t, id, w, name, o->up ? "up" : "down", o->in ? "in" : "out");
+        }
+    }
+    cli_table_print(&t, stdout);
+    cli_table_fini(&t);
+}
+
+int cli_osd_tree(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct proto_map *map = NULL;
+    const char **hosts;
+    int r = cli_want_args(ctx, argc, argv, 0);
+
+    if (r != CLI_EXIT_OK || (r = cli_map(ctx, &map)) != CLI_EXIT_OK)
+        return r;
+    if (!(hosts = calloc(map->n_osds + 1, sizeof(*hosts)))) {
+        proto_map_destroy(map);
+        return cli_fail(ctx, "%s", strerror(ENOMEM));
+    }
+    unsigned n = hosts_of(map, hosts, map->n_osds + 1);
+    if (ctx->json)
+        tree_json(map, hosts, n);
+    else
+        tree_table(map, hosts, n);
+    free(hosts);
+    proto_map_destroy(map);
+    return CLI_EXIT_OK;
+}
+
+/* `osd in|out|rm ID`. */
+static int osd_simple(struct cli_ctx *ctx, int argc, char **argv, enum proto_mon_op op,
+                      const char *verb)
+{
+    struct proto_mon_cmd cmd;
+    char done[64];
+    long long id;
+    int r = cli_want_args(ctx, argc, argv, 1);
+
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (cli_parse_int(argv[0], 0, PROTO_MAP_MAX_OSDS - 1, &id) < 0)
+        return cli_usage(ctx, "bad OSD id '%s'", argv[0]);
+    proto_mon_cmd_init(&cmd, op);
+    cmd.id = (int32_t)id;
+    snprintf(done, sizeof(done), "osd.%lld %s", id, verb);
+    return cli_run(ctx, &cmd, done);
+}
+
+int cli_osd_in(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return osd_simple(ctx, argc, argv, PROTO_MON_OSD_IN, "marked in");
+}
+
+int cli_osd_out(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return osd_simple(ctx, argc, argv, PROTO_MON_OSD_OUT, "marked out");
+}
+
+int cli_osd_rm(struct cli_ctx *ctx, int argc, char **argv)
+{
+    return osd_simple(ctx, argc, argv, PROTO_MON_OSD_RM, "removed");
+}
+
+/* Parses a weight such as "1", "0.5" or "2.75" into 16.16 fixed point. */
+static int parse_weight(const char *s, uint32_t *out)
+{
+    char *end;
+    double v;
+
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end || errno || !isfinite(v) || v < 0 || v >= 65536.0)
+        return -EINVAL;
+    *out = (uint32_t)llround(v * PROTO_MAP_WEIGHT_ONE);
+    return 0;
+}
+
+int cli_osd_reweight(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct proto_mon_cmd cmd;
+    char done[64], w[32];
+    long long id;
+    int r = cli_want_args(ctx, argc, argv, 2);
+
+    if (r != CLI_EXIT_OK)
+        return r;
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_REWEIGHT);
+    if (cli_parse_int(argv[0], 0, PROTO_MAP_MAX_OSDS - 1, &id) < 0)
+        return cli_usage(ctx, "bad OSD id '%s'", argv[0]);
+    if (parse_weight(argv[1], &cmd.weight) < 0)
+        return cli_usage(ctx, "bad weight '%s' (a number from 0 to 65535, e.g. 1.5)", argv[1]);
+    cmd.id = (int32_t)id;
+    cli_weight_format(cmd.weight, w, sizeof(w));
+    snprintf(done, sizeof(done), "osd.%lld reweighted to %s", id, w);
+    return cli_run(ctx, &cmd, done);
+}
