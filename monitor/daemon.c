@@ -458,6 +458,20 @@ void mon__drive(struct mon_daemon *d)
         after_drive(d, epoch);
 }
 
+static void drive_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    mon__drive(arg);
+}
+
+void mon__drive_soon(struct mon_daemon *d)
+{
+    /* An active event runs after the callbacks already queued in this turn. */
+    if (d->drive_ev && !event_pending(d->drive_ev, EV_TIMEOUT, NULL))
+        event_active(d->drive_ev, EV_TIMEOUT, 0);
+}
+
 /* ---- proposals ----------------------------------------------------------- */
 
 static int stamp_key(struct mon_daemon *d, struct proto_mon_cmd *cmd)
@@ -511,7 +525,7 @@ int mon__propose(struct mon_daemon *d, const struct proto_mon_cmd *cmd, struct m
                                  .index = mon_raft_last_index(d->raft)};
         TAILQ_INSERT_TAIL(&d->waiters, w, link);
     }
-    mon__drive(d);
+    mon__drive_soon(d);
     return 0;
 }
 
@@ -683,9 +697,10 @@ static int start_events(struct mon_daemon *d)
                          .tv_usec = (d->opts.tick_ms % 1000) * 1000};
 
     d->tick_ev = event_new(d->base, -1, EV_PERSIST, tick_cb, d);
+    d->drive_ev = event_new(d->base, -1, 0, drive_cb, d);
     d->sig_ev[0] = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sig_ev[1] = evsignal_new(d->base, SIGINT, signal_cb, d);
-    if (!d->tick_ev || !d->sig_ev[0] || !d->sig_ev[1])
+    if (!d->tick_ev || !d->drive_ev || !d->sig_ev[0] || !d->sig_ev[1])
         return -ENOMEM;
     if (event_add(d->tick_ev, &tv) < 0 || event_add(d->sig_ev[0], NULL) < 0 ||
         event_add(d->sig_ev[1], NULL) < 0)
@@ -757,6 +772,8 @@ void mon__daemon_close(struct mon_daemon *d)
             event_free(d->sig_ev[i]);
     if (d->tick_ev)
         event_free(d->tick_ev);
+    if (d->drive_ev)
+        event_free(d->drive_ev);
     /* Closing the messenger closes every connection; on_close frees the
      * sessions and detaches them from the waiters. One more loop turn runs
      * libevent's deferred frees of the closed bufferevents. */

@@ -114,6 +114,7 @@ struct mon_daemon {
     uint8_t fsid[16];                   /* the cluster's, from the store's identity */
     struct event_base *base;
     struct event *tick_ev;
+    struct event *drive_ev;             /* runs mon__drive once per loop turn */
     struct event *sig_ev[2];            /* SIGTERM, SIGINT */
     struct proto_keyring *keyring;      /* the messenger's: file keys + applied keys */
     struct proto_keyring *file_keyring; /* the keyring file alone (KEY_RM falls back to it) */
@@ -162,6 +163,10 @@ void mon__daemon_close(struct mon_daemon *d);
  * apply, advance; then react to role changes and compact. Called after
  * every step, tick and proposal. */
 void mon__drive(struct mon_daemon *d);
+/* Schedules one mon__drive at the end of this loop turn, so that every
+ * proposal and Raft message that arrives in the turn shares one synced
+ * write and one round of messages (STYLE §7: flush once per turn). */
+void mon__drive_soon(struct mon_daemon *d);
 bool mon__is_leader(const struct mon_daemon *d);
 /* Name of monitor @id from the map or the peer table; NULL if unknown. */
 const char *mon__name_of(const struct mon_daemon *d, uint64_t id);

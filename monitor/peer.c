@@ -334,7 +334,7 @@ void mon__peer_on_raft(struct mon_daemon *d, struct mon_sess *s, struct proto_fr
                       mon_raft_msg_type_name(m.type), proto_conn_peer(s->conn), strerror(-r));
     }
     proto_raft_msg_fini(&w);
-    mon__drive(d);
+    mon__drive_soon(d);
 }
 
 /* ---- forwarding to the leader -------------------------------------------- */
