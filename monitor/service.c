@@ -107,25 +107,45 @@ static int32_t osd_id_of_entity(const char *entity)
     return *end || v < 0 || v >= (long)PROTO_MAP_MAX_OSDS ? -1 : (int32_t)v;
 }
 
+/* Who may run what: client.* and mon.* anything; osd.N only boot and
+ * beacon as osd.N (id -1 on boot means its own id), failure reports and
+ * config reads. Every failure report is filed under the sender's entity, so
+ * nobody can pose as other reporters. */
 static int authorize(const struct mon_sess *s, struct proto_mon_cmd *cmd)
 {
     const char *who = proto_conn_peer(s->conn);
+    int32_t osd = osd_id_of_entity(who);
 
+    if (cmd->op == PROTO_MON_OSD_FAILURE)
+        snprintf(cmd->name, sizeof(cmd->name), "%s", who);
     if (entity_has_type(who, "client") || entity_has_type(who, "mon"))
         return 0;
-    if (osd_id_of_entity(who) < 0)
+    if (osd < 0)
         return -EACCES;
     switch (cmd->op) {
-    case PROTO_MON_OSD_FAILURE:
-        snprintf(cmd->name, sizeof(cmd->name), "%s", who); /* reports only as itself */
-        return 0;
     case PROTO_MON_OSD_BOOT:
+        if (cmd->id == -1)
+            cmd->id = osd;
+        return cmd->id == osd ? 0 : -EACCES;
     case PROTO_MON_OSD_BEACON:
+        return cmd->id == osd ? 0 : -EACCES;
+    case PROTO_MON_OSD_FAILURE:
     case PROTO_MON_CONFIG_GET:
         return 0;
     default:
         return -EACCES;
     }
+}
+
+/* A report counts only from a client, a monitor, or an OSD the map has up:
+ * an isolated OSD that sees everyone as dead must not mark them down. */
+static bool reporter_is_credible(struct mon_daemon *d, const char *reporter)
+{
+    int32_t osd = osd_id_of_entity(reporter);
+    if (osd < 0)
+        return true;
+    const struct proto_map_osd *o = proto_map_osd(mon_cluster_map(d->cluster), osd);
+    return o != NULL && o->up;
 }
 
 static bool op_is_read_only(uint32_t op)
@@ -163,6 +183,11 @@ static void leader_failure_report(struct mon_daemon *d, const struct request *q,
 {
     if (cmd->id < 0 || !proto_entity_is_valid(cmd->name)) {
         mon__reply_error(q->s, q->txid, q->type, -EINVAL, "osd failure needs an id and a reporter");
+        return;
+    }
+    if (!reporter_is_credible(d, cmd->name)) {
+        mon__reply_error(q->s, q->txid, q->type, 0, "failure report ignored: %s is not up",
+                         cmd->name);
         return;
     }
     if (d->failure)

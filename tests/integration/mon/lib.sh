@@ -50,7 +50,7 @@ keyring_entry() { printf '[%s]\nkey = %s\n\n' "$1" "$("$MON" --gen-key)"; }
 
 # setup_cluster N [EXTRA_CONFIG_LINES]: config and keyring for monitors
 # a, b, c... (N of them in mon_host) plus a spare "d" outside mon_host, and
-# mkfs of the N. Extra lines go to [mon].
+# mkfs of the N. Extra lines go to [mon]. The keyring also holds osd.0..2.
 setup_cluster() {
     local n=$1 extra=${2:-} all=(a b c d e f g) ports i hosts=""
     mapfile -t ports < <("$CLIENT" ports $((n + 1)))
@@ -64,6 +64,7 @@ setup_cluster() {
         keyring_entry client.admin
         keyring_entry client.other
         for ((i = 0; i <= n; i++)); do keyring_entry "mon.${all[$i]}"; done
+        for i in 0 1 2; do keyring_entry "osd.$i"; done # fake OSDs of mon_test_client
     } > "$TMP/keyring"
     {
         printf '[global]\nfsid = %s\nmon_host = %s\nkeyring = %s\n' \

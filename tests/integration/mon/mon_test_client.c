@@ -22,6 +22,21 @@
  *     watch ADDR POOL                 subscribe, create POOL, expect a MAP_UPDATE with it
  *     bad-requests ADDR               malformed and forbidden requests get error replies
  *     garbage ADDR                    raw bytes on a TCP socket: the monitor hangs up
+ *   A fake OSD (the first three connect as osd.ID unless -n is given; the
+ *   keyring must hold that entity's key):
+ *     osd-boot ADDR ID HOST           OSD_BOOT of osd.ID: a uuid fixed per id, host HOST,
+ *                                     a dummy address; print the id the monitors gave
+ *     osd-beacon SECS ID NAME=ADDR... a beacon for osd.ID every 300 ms for SECS seconds to
+ *                                     the monitor that says it leads, asked again each
+ *                                     time; another is looked for when it fails or stops
+ *                                     leading (one line on stdout per change of target)
+ *     beacon-cmd ADDR ID              one OSD_BEACON for osd.ID as a request (as -n ENTITY)
+ *     osd-report ADDR REPORTER_ID TARGET_ID
+ *                                     as osd.REPORTER_ID: report osd.TARGET_ID failed
+ *     osd-state ADDR ID               print osd.ID's state in the monitor's map: "up in",
+ *                                     "down in", "up out" or "down out"
+ *     wait-osd-state SECS ADDR ID STATE...
+ *                                     wait until osd-state would print STATE ("down out")
  *
  * Exit status: 0 success; otherwise the (positive) errno of the failure,
  * e.g. 13 EACCES, 11 EAGAIN, 110 ETIMEDOUT; 64 usage. */
@@ -46,6 +61,10 @@
 #define EXIT_USAGE 64
 #define MAX_MONS 7
 #define CALL_TIMEOUT_MS 3000u
+#define BEACON_EVERY_MS 300u
+/* The beacon loop's calls: a dead leader must not hold the beacons back
+ * for a whole down grace. */
+#define BEACON_CALL_TIMEOUT_MS 500u
 #define TEST_ISOLATE ((uint16_t)(PROTO_MSG_TEST_MIN + 100)) /* monitor/internal.h */
 
 struct mon {
@@ -61,6 +80,7 @@ struct tc {
     struct proto_conn *conns[MAX_MONS + 1];
     char addrs[MAX_MONS + 1][128];
     unsigned n_conns;
+    uint32_t timeout_ms; /* of each call: CALL_TIMEOUT_MS unless a command changes it */
     unsigned map_updates;
     uint64_t update_epoch;
 };
@@ -103,6 +123,7 @@ static int tc_init(struct tc *t, const char *keyring, const char *entity)
         return r;
     }
     struct proto_msgr_opts o = {.entity = entity, .keyring = t->kr};
+    t->timeout_ms = CALL_TIMEOUT_MS;
     t->base = event_base_new();
     t->tick = event_new(t->base, -1, EV_PERSIST, tick_cb, NULL);
     event_add(t->tick, &tv);
@@ -174,7 +195,7 @@ static int call(struct tc *t, const char *addr, uint16_t type, const void *meta,
     memset(k, 0, sizeof(*k));
     if (!c)
         return -EINVAL;
-    int r = proto_conn_request(c, type, meta, ml, data, dl, CALL_TIMEOUT_MS, call_cb, k);
+    int r = proto_conn_request(c, type, meta, ml, data, dl, t->timeout_ms, call_cb, k);
     if (r < 0) {
         conn_forget(t, addr);
         return r;
@@ -582,6 +603,160 @@ static int cmd_garbage(const char *addr)
     return n == 0 || err == ECONNRESET ? 0 : -EPROTO;
 }
 
+/* ---- a fake OSD ---- */
+
+/* The store uuid of test osd.@id: the same at every boot, never zero. */
+static void osd_uuid(int32_t id, uint8_t uuid[16])
+{
+    memset(uuid, 0xc5, 16);
+    for (int i = 0; i < 4; i++)
+        uuid[12 + i] = (uint8_t)((uint32_t)id >> (24 - 8 * i));
+}
+
+static int cmd_osd_boot(struct tc *t, const char *addr, int32_t id, const char *host)
+{
+    struct proto_mon_reply rep;
+    struct proto_mon_cmd cmd;
+
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BOOT);
+    cmd.id = id;
+    osd_uuid(id, cmd.uuid);
+    snprintf(cmd.name, sizeof(cmd.name), "%s", host);
+    snprintf(cmd.value, sizeof(cmd.value), "127.0.0.1:%d", 6800 + id); /* nobody listens */
+    int r = command(t, addr, &cmd, &rep);
+    if (r == 0 && rep.result == 0)
+        printf("%d\n", rep.id);
+    if (r == 0 && rep.result < 0)
+        fprintf(stderr, "%s\n", rep.message);
+    return r < 0 ? r : rep.result;
+}
+
+static bool says_it_leads(struct tc *t, const struct mon *mon)
+{
+    struct proto_mon_reply rep;
+    int r = call_reply(t, mon->addr, PROTO_MSG_MON_STATUS, NULL, 0, NULL, 0, &rep, NULL);
+
+    return r == 0 && rep.has_status && strcmp(rep.status.leader, mon->name) == 0;
+}
+
+/* The first of @mons, from @from on, that says it leads; -1 if none does. */
+static int find_leader(struct tc *t, struct mon *mons, int n, int from)
+{
+    for (int k = 0; k < n; k++)
+        if (says_it_leads(t, &mons[(from + k) % n]))
+            return (from + k) % n;
+    return -1;
+}
+
+static int cmd_osd_beacon(struct tc *t, int secs, int32_t id, struct mon *mons, int n)
+{
+    uint64_t end = cairn_now_ns() + (uint64_t)secs * 1000000000u;
+    struct proto_mon_cmd cmd;
+    unsigned sent = 0;
+    int target = -1, from = 0;
+    uint8_t *meta;
+    size_t ml;
+
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BEACON);
+    cmd.id = id;
+    if (proto_mon_cmd_encode(&cmd, &meta, &ml) < 0)
+        return -ENOMEM;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the test reads it while we run */
+    t->timeout_ms = BEACON_CALL_TIMEOUT_MS;
+    while (cairn_now_ns() < end) {
+        if (target >= 0 && !says_it_leads(t, &mons[target])) {
+            printf("mon.%s failed or no longer leads\n", mons[target].name);
+            from = (target + 1) % n; /* move on */
+            target = -1;
+        }
+        if (target < 0 && (target = find_leader(t, mons, n, from)) >= 0)
+            printf("osd.%d beacons to mon.%s\n", id, mons[target].name);
+        struct proto_conn *c = target >= 0 ? conn_to(t, mons[target].addr) : NULL;
+        if (c && proto_conn_send(c, PROTO_MSG_MON_BEACON, meta, ml, NULL, 0) == 0)
+            sent++;
+        run_for_ms(t, target >= 0 ? BEACON_EVERY_MS : 100);
+    }
+    free(meta);
+    printf("osd.%d: %u beacons sent\n", id, sent);
+    return 0;
+}
+
+/* One OSD_BEACON as a request (the command path), answered by the monitor. */
+static int cmd_beacon_cmd(struct tc *t, const char *addr, int32_t id)
+{
+    struct proto_mon_reply rep;
+    struct proto_mon_cmd cmd;
+
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BEACON);
+    cmd.id = id;
+    int r = command(t, addr, &cmd, &rep);
+    if (r == 0)
+        printf("result=%d message=%s\n", rep.result, rep.message);
+    return r < 0 ? r : rep.result;
+}
+
+static int cmd_osd_report(struct tc *t, const char *addr, int32_t reporter, int32_t target)
+{
+    struct proto_mon_reply rep;
+    struct proto_mon_cmd cmd;
+
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_FAILURE);
+    cmd.id = target;
+    snprintf(cmd.name, sizeof(cmd.name), "osd.%d", reporter);
+    int r = command(t, addr, &cmd, &rep);
+    if (r == 0)
+        printf("result=%d message=%s\n", rep.result, rep.message);
+    return r < 0 ? r : rep.result;
+}
+
+/* "up in", "down out", ...: osd.@id in the map @addr serves; -ENOENT if absent. */
+static int osd_state(struct tc *t, const char *addr, int32_t id, char *buf, size_t len)
+{
+    struct proto_map *map;
+    int r = get_map(t, addr, &map);
+
+    if (r < 0)
+        return r;
+    const struct proto_map_osd *o = proto_map_osd(map, id);
+    if (o)
+        snprintf(buf, len, "%s %s", o->up ? "up" : "down", o->in ? "in" : "out");
+    proto_map_destroy(map);
+    return o ? 0 : -ENOENT;
+}
+
+static int cmd_osd_state(struct tc *t, const char *addr, int32_t id)
+{
+    char state[16];
+    int r = osd_state(t, addr, id, state, sizeof(state));
+
+    if (r == 0)
+        printf("%s\n", state);
+    return r;
+}
+
+/* Waits until osd.@id's state is the words of @want joined by spaces. */
+static int cmd_wait_osd_state(struct tc *t, int secs, const char *addr, int32_t id, char **want,
+                              int n)
+{
+    uint64_t end = cairn_now_ns() + (uint64_t)secs * 1000000000u;
+    char goal[64] = "", state[16] = "";
+    int r = -ETIMEDOUT;
+
+    for (int i = 0; i < n; i++)
+        snprintf(goal + strlen(goal), sizeof(goal) - strlen(goal), "%s%s", i ? " " : "", want[i]);
+    while (cairn_now_ns() < end) {
+        r = osd_state(t, addr, id, state, sizeof(state));
+        if (r == 0 && strcmp(state, goal) == 0) {
+            printf("%s\n", state);
+            return 0;
+        }
+        run_for_ms(t, 100);
+    }
+    fprintf(stderr, "osd.%d is not \"%s\" after %d s: %s\n", id, goal, secs,
+            r < 0 ? strerror(-r) : state);
+    return -ETIMEDOUT;
+}
+
 static int dispatch(struct tc *t, int argc, char **argv)
 {
     struct mon mons[MAX_MONS];
@@ -613,16 +788,41 @@ static int dispatch(struct tc *t, int argc, char **argv)
         return cmd_watch(t, argv[1], argv[2]);
     if (!strcmp(c, "bad-requests") && argc == 2)
         return cmd_bad_requests(t, argv[1]);
+    if (!strcmp(c, "osd-boot") && argc == 4)
+        return cmd_osd_boot(t, argv[1], atoi(argv[2]), argv[3]);
+    if (!strcmp(c, "osd-beacon") && argc >= 4 && parse_mons(argv + 3, argc - 3, mons) == 0)
+        return cmd_osd_beacon(t, atoi(argv[1]), atoi(argv[2]), mons, argc - 3);
+    if (!strcmp(c, "beacon-cmd") && argc == 3)
+        return cmd_beacon_cmd(t, argv[1], atoi(argv[2]));
+    if (!strcmp(c, "osd-report") && argc == 4)
+        return cmd_osd_report(t, argv[1], atoi(argv[2]), atoi(argv[3]));
+    if (!strcmp(c, "osd-state") && argc == 3)
+        return cmd_osd_state(t, argv[1], atoi(argv[2]));
+    if (!strcmp(c, "wait-osd-state") && argc >= 5)
+        return cmd_wait_osd_state(t, atoi(argv[1]), argv[2], atoi(argv[3]), argv + 4, argc - 4);
     return -EINVAL - 1000;
+}
+
+/* The entity of the commands that act as an OSD: osd.ID, ID being their
+ * second argument; NULL for the others. */
+static const char *osd_entity(int argc, char **argv, char *buf, size_t len)
+{
+    if (argc < 3 || (strcmp(argv[0], "osd-boot") != 0 && strcmp(argv[0], "osd-beacon") != 0 &&
+                     strcmp(argv[0], "osd-report") != 0))
+        return NULL;
+    snprintf(buf, len, "osd.%s", argv[2]);
+    return buf;
 }
 
 int main(int argc, char **argv)
 {
-    const char *keyring = getenv("CAIRN_TEST_KEYRING"), *entity = "client.admin";
+    const char *keyring = getenv("CAIRN_TEST_KEYRING"), *entity = NULL;
+    char osd[PROTO_ENTITY_MAX];
     struct tc t = {0};
     int opt, r;
 
-    while ((opt = getopt(argc, argv, "k:n:")) != -1) {
+    /* "+": options stop at the command, so that "-1" after it is an argument. */
+    while ((opt = getopt(argc, argv, "+k:n:")) != -1) {
         if (opt == 'k')
             keyring = optarg;
         else if (opt == 'n')
@@ -641,6 +841,8 @@ int main(int argc, char **argv)
         return -cmd_garbage(argv[1]);
     if (!keyring)
         return EXIT_USAGE;
+    if (!entity && !(entity = osd_entity(argc, argv, osd, sizeof(osd))))
+        entity = "client.admin";
     if ((r = tc_init(&t, keyring, entity)) == 0)
         r = dispatch(&t, argc, argv);
     tc_fini(&t);
