@@ -33,7 +33,7 @@ void osd_store_opts_default(struct osd_store_opts *opts)
     opts->max_txns_in_flight = 1024;
     opts->meta_reserve_bytes = 64ull << 20;
     opts->sync = true;
-    opts->deferred_max_bytes = 0;
+    opts->deferred_max_bytes = 16u << 10;
 }
 
 static void path_join(char *out, size_t cap, const char *dir, const char *name)

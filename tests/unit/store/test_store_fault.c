@@ -41,7 +41,12 @@ static uint64_t t_pending(struct tstore *t)
 static void test_store_deferred_replayed_at_open(void **state)
 {
     (void)state;
-    struct tstore *t = t_new();
+    /* The 8 KiB base write must land in the data file at once, so this
+     * store sends only partial blocks through the deferred path. */
+    struct osd_store_opts o;
+    t_opts(&o);
+    o.deferred_max_bytes = 0;
+    struct tstore *t = t_new_with(&o);
     uint8_t model[8192], patch[100];
     t_fill(model, sizeof(model), 51);
     t_fill(patch, sizeof(patch), 52);
@@ -369,7 +374,7 @@ static void test_store_bit_rot_is_eio(void **state)
 {
     (void)state;
     struct tstore *t = t_new();
-    uint8_t b[8192];
+    static uint8_t b[64u << 10]; /* over deferred_max_bytes: written in place at once */
     t_fill(b, sizeof(b), 91);
     assert_int_equal(t_write(t, "rot", 0, b, sizeof(b)), 0);
     off_t at = find_in_data(t, b);
