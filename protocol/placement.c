@@ -55,6 +55,25 @@ static bool osd_is_candidate(const struct proto_map_osd *o)
     return o->exists && o->in && o->weight > 0;
 }
 
+/* Inserts @id with draw @d into the top-@want list (@best, @out, *@n
+ * entries), kept ordered by draw, largest first; drops what falls off. */
+static void rank_insert(double *best, int32_t *out, unsigned *n, unsigned want, double d,
+                        int32_t id)
+{
+    unsigned pos = *n < want ? *n : want;
+    while (pos > 0 && best[pos - 1] < d)
+        pos--;
+    if (pos >= want)
+        return;
+    unsigned last = *n < want ? *n : want - 1;
+    memmove(&best[pos + 1], &best[pos], (last - pos) * sizeof(best[0]));
+    memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
+    best[pos] = d;
+    out[pos] = id;
+    if (*n < want)
+        (*n)++;
+}
+
 /* Ranked choice of distinct OSDs (failure domain "osd"). */
 static unsigned choose_osds(const struct proto_map *map, const struct proto_map_pool *pool,
                             uint32_t pg, int32_t *out, unsigned want)
@@ -65,20 +84,8 @@ static unsigned choose_osds(const struct proto_map *map, const struct proto_map_
         const struct proto_map_osd *o = &map->osds[i];
         if (!osd_is_candidate(o))
             continue;
-        double d = straw2(draw_hash(pool->id, pg, 0, o->id), o->weight);
-        /* insertion into the top-@want list, ordered by draw */
-        unsigned pos = n < want ? n : want;
-        while (pos > 0 && best[pos - 1] < d)
-            pos--;
-        if (pos >= want)
-            continue;
-        unsigned last = n < want ? n : want - 1;
-        memmove(&best[pos + 1], &best[pos], (last - pos) * sizeof(best[0]));
-        memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
-        best[pos] = d;
-        out[pos] = o->id;
-        if (n < want)
-            n++;
+        rank_insert(best, out, &n, want, straw2(draw_hash(pool->id, pg, 0, o->id), o->weight),
+                    o->id);
     }
     return n;
 }
@@ -131,18 +138,7 @@ static unsigned choose_hosts(const struct proto_map *map, const struct proto_map
         double weight;
         int32_t winner = host_winner(map, pool, pg, o->host, &weight);
         double d = straw2(draw_hash(pool->id, pg, 2, (int64_t)host_key(o->host)), weight);
-        unsigned pos = n < want ? n : want;
-        while (pos > 0 && best[pos - 1] < d)
-            pos--;
-        if (pos >= want)
-            continue;
-        unsigned last = n < want ? n : want - 1;
-        memmove(&best[pos + 1], &best[pos], (last - pos) * sizeof(best[0]));
-        memmove(&out[pos + 1], &out[pos], (last - pos) * sizeof(out[0]));
-        best[pos] = d;
-        out[pos] = winner;
-        if (n < want)
-            n++;
+        rank_insert(best, out, &n, want, d, winner);
     }
     return n;
 }

@@ -182,6 +182,20 @@ static int write_full(struct osd_store *s, struct osd__ecur *c, const struct osd
     return 0;
 }
 
+/* Ends a write that changed blocks up to byte @end: stores the extent shard
+ * under the cursor and updates the object's block count and size. */
+static int write_finish(struct osd_store *s, struct obj *o, struct osd__ecur *c, int rc,
+                        int64_t delta, uint64_t end)
+{
+    if (rc == 0)
+        rc = osd__ecur_flush(s, c);
+    if (rc != 0)
+        return rc;
+    blocks_apply(o, delta);
+    o->on.size = CAIRN_MAX(o->on.size, end);
+    return 0;
+}
+
 /* A small write: every block it touches, whole or partial, becomes a deferred
  * image in the batch (inv. 5), so the group needs no data-file flush. */
 static int write_deferred(struct osd_store *s, struct obj *o, const struct osd__op *op)
@@ -200,13 +214,7 @@ static int write_deferred(struct osd_store *s, struct obj *o, const struct osd__
                               &delta);
         pos += len;
     }
-    if (rc == 0)
-        rc = osd__ecur_flush(s, &c);
-    if (rc != 0)
-        return rc;
-    blocks_apply(o, delta);
-    o->on.size = CAIRN_MAX(o->on.size, end);
-    return 0;
+    return write_finish(s, o, &c, rc, delta, end);
 }
 
 static int op_write(struct osd_store *s, struct obj *o, const struct osd__op *op)
@@ -237,13 +245,7 @@ static int op_write(struct osd_store *s, struct obj *o, const struct osd__op *op
         rc = osd__block_defer(s, &c, o->on.nid, b1, 0,
                               op->data + (b1 - b0) * OSD_STORE_BLOCK, len, &delta);
     }
-    if (rc == 0)
-        rc = osd__ecur_flush(s, &c);
-    if (rc != 0)
-        return rc;
-    blocks_apply(o, delta);
-    o->on.size = CAIRN_MAX(o->on.size, end);
-    return 0;
+    return write_finish(s, o, &c, rc, delta, end);
 }
 
 /* Zeroes [@off, @end): whole blocks become holes, partial ones are deferred. */
