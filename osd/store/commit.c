@@ -20,6 +20,7 @@
 #include "common/log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -87,6 +88,26 @@ int osd__io_drain(struct osd_store *s)
             return rc;
     }
     return 0;
+}
+
+void osd__wake(struct osd_store *s)
+{
+    uint64_t one = 1;
+    pthread_cond_signal(&s->cond_work);
+    ssize_t w = write(s->wake_fd, &one, sizeof(one)); /* fails only when saturated */
+    (void)w;
+}
+
+/* Waits until no read I/O is in flight (inv. 11). */
+static void drain_reads(struct osd_store *s)
+{
+    while (s->reads_in_flight > 0) {
+        int rc = osd_io_wait(s->io, 1);
+        if (rc < 0) {
+            osd__store_fail(s, rc, "io wait");
+            return;
+        }
+    }
 }
 
 static void sync_done(struct osd_io_req *req, int res)
@@ -292,7 +313,7 @@ void *osd__kv_main(void *arg)
         g->kv_result = rc;
         s->kv_req = NULL;
         s->kv_done = g;
-        pthread_cond_signal(&s->cond_work);
+        osd__wake(s);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -339,6 +360,7 @@ static void finalize(struct osd_store *s)
     s->inflight = NULL;
     s->ov_prev = NULL;
     if (g->kv_result == 0) {
+        drain_reads(s); /* inv. 11: no read of a freed block is still in flight */
         osd__alloc_commit(&s->alloc);
         osd__dfr_commit(s);
         OSD__STAT_ADD(s, kv_commits, 1);
@@ -501,8 +523,12 @@ static void run_txns(struct osd_store *s, struct turn *t)
 
 static void run_calls(struct osd_store *s, struct osd__qitem *calls)
 {
-    if (calls != NULL)
+    if (calls != NULL) {
         kv_wait(s); /* calls run on a quiescent store */
+        int rc = osd__io_drain(s);
+        if (rc != 0)
+            osd__store_fail(s, rc, "io wait");
+    }
     for (struct osd__qitem *q = calls, *next; q != NULL; q = next) {
         struct osd__call *c = (struct osd__call *)q;
         next = q->next;
@@ -521,11 +547,15 @@ static void start_reads(struct osd_store *s, struct turn *t)
     }
     t->reads = NULL;
     t->rtail = &t->reads;
+    int rc = osd_io_flush(s->io);
+    if (rc != 0)
+        osd__store_fail(s, rc, "io submit");
 }
 
 /* One turn: reads start at once; transactions form one group (with what
  * arrives meanwhile); reads that arrived meanwhile start after the hand-off;
- * calls run last, on a quiescent store. */
+ * calls run last, on a quiescent store. Reads complete whenever their I/O
+ * does, possibly during a later turn (inv. 11). */
 static void run_items(struct osd_store *s, struct osd__qitem *items)
 {
     struct turn t;
@@ -535,10 +565,23 @@ static void run_items(struct osd_store *s, struct osd__qitem *items)
     if (t.txns != NULL)
         run_txns(s, &t);
     start_reads(s, &t);
-    int rc = osd__io_drain(s);
-    if (rc != 0)
-        osd__store_fail(s, rc, "io wait");
     run_calls(s, t.calls);
+}
+
+/* Sleeps until new work is signalled or an I/O completes, then runs the
+ * callbacks of the completed I/O. Called without s->lock. */
+static void wait_io_or_wake(struct osd_store *s)
+{
+    struct pollfd fds[2] = {{.fd = s->wake_fd, .events = POLLIN},
+                            {.fd = osd_io_event_fd(s->io), .events = POLLIN}};
+    uint64_t n;
+    if (poll(fds, fds[1].fd >= 0 ? 2 : 1, fds[1].fd >= 0 ? -1 : 1) < 0 && errno != EINTR)
+        return;
+    ssize_t r = read(s->wake_fd, &n, sizeof(n)); /* clears it; EAGAIN when not set */
+    (void)r;
+    int rc = osd_io_reap(s->io, ~0u);
+    if (rc < 0)
+        osd__store_fail(s, rc, "io reap");
 }
 
 static bool apply_due(const struct osd_store *s)
@@ -548,7 +591,8 @@ static bool apply_due(const struct osd_store *s)
 
 static void apply_deferred(struct osd_store *s)
 {
-    kv_wait(s); /* in-place writes only between groups */
+    kv_wait(s);      /* in-place writes only between groups */
+    drain_reads(s);  /* inv. 11: nobody reads a block being rewritten in place */
     osd__dfr_apply(s);
 }
 
@@ -559,6 +603,14 @@ static struct osd__qitem *wait_work(struct osd_store *s, bool *kv_ready, bool *s
 {
     pthread_mutex_lock(&s->lock);
     while (s->qhead == NULL && s->kv_done == NULL && !s->stop) {
+        if (s->reads_in_flight > 0) {
+            /* wake_fd is written with every signal, so nothing is missed
+             * between the check above and the poll. */
+            pthread_mutex_unlock(&s->lock);
+            wait_io_or_wake(s);
+            pthread_mutex_lock(&s->lock);
+            continue;
+        }
         if (!apply_due(s) || s->inflight != NULL) {
             pthread_cond_wait(&s->cond_work, &s->lock);
             continue;
@@ -573,7 +625,7 @@ static struct osd__qitem *wait_work(struct osd_store *s, bool *kv_ready, bool *s
         if (pthread_cond_timedwait(&s->cond_work, &s->lock, &ts) == ETIMEDOUT &&
             s->qhead == NULL) {
             pthread_mutex_unlock(&s->lock);
-            osd__dfr_apply(s);
+            apply_deferred(s);
             pthread_mutex_lock(&s->lock);
         }
     }
@@ -623,5 +675,6 @@ void *osd__commit_main(void *arg)
     }
     if (apply_due(s))
         apply_deferred(s);
+    drain_reads(s);
     return NULL;
 }

@@ -468,6 +468,8 @@ struct osd_store {
     /* Queue: protected by lock. */
     pthread_mutex_t lock;
     pthread_cond_t cond_work;   /* the commit thread waits for work */
+    int wake_fd;                /* eventfd, written with cond_work: lets the commit
+                                   thread wait for work and I/O completions at once */
     pthread_cond_t cond_space;  /* osd_store_apply waits for room */
     struct osd__qitem *qhead;
     struct osd__qitem *qtail;
@@ -508,6 +510,8 @@ struct osd_store {
     uint64_t next_nid;
     uint64_t persisted_nid;
     uint64_t next_dseq;
+    unsigned reads_in_flight;   /* read I/Os submitted and not completed; they may
+                                   span groups (inv. 11) */
     int io_error;               /* first data I/O error of the group */
     bool data_written;          /* the group wrote new blocks */
     bool meta_low;              /* metadata file system below the reserve */
@@ -537,6 +541,8 @@ void osd__ioreq_put(struct osd_store *s, struct osd__ioreq *r);
 void osd__ioreq_write_done(struct osd_io_req *req, int res);
 /* Waits for every data I/O in flight. */
 int osd__io_drain(struct osd_store *s);
+/* Wakes the commit thread (cond_work and wake_fd); called with s->lock held. */
+void osd__wake(struct osd_store *s);
 /* Records a new-block write of @count blocks from @src for the group. */
 int osd__gw_add(struct osd_store *s, uint64_t pblock, uint64_t count, const uint8_t *src);
 /* Synchronous helpers on the commit thread (replay, RMW, fsck). */

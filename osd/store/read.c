@@ -82,6 +82,8 @@ static void read_done(struct osd_io_req *req, int res)
         }
     }
     osd__ioreq_put(s, io);
+    CAIRN_ASSERT(s->reads_in_flight > 0);
+    s->reads_in_flight--;
     if (--r->ios == 0)
         osd__read_finish(s, r);
 }
@@ -106,9 +108,11 @@ static int run_submit(struct osd_store *s, struct osd__read *r, struct run *run)
     io->count = run->count;
     io->pblock = run->pblock;
     r->ios++;
+    s->reads_in_flight++;
     int rc = osd_io_submit(s->io, &io->req);
     if (rc != 0) {
         r->ios--;
+        s->reads_in_flight--;
         osd__ioreq_put(s, io);
         return rc;
     }
@@ -259,7 +263,7 @@ static void read_enqueue(struct osd_store *s, struct osd__read *r)
     else
         s->qhead = &r->q;
     s->qtail = &r->q;
-    pthread_cond_signal(&s->cond_work);
+    osd__wake(s);
 }
 
 int osd_store_read_async(struct osd_store *s, const char *coll, const char *oid, uint64_t off,

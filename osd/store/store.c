@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -326,6 +327,8 @@ static void store_free(struct osd_store *s)
         close(s->data_fd);
     if (s->dir_fd >= 0)
         close(s->dir_fd); /* drops the flock */
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond_work);
     pthread_cond_destroy(&s->cond_space);
@@ -342,6 +345,7 @@ static struct osd_store *store_alloc(const char *path, const struct osd_store_op
         return NULL;
     s->dir_fd = -1;
     s->data_fd = -1;
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond_work, NULL);
     pthread_cond_init(&s->cond_space, NULL);
@@ -356,7 +360,7 @@ static struct osd_store *store_alloc(const char *path, const struct osd_store_op
         s->opts.io_depth = 128;
     if (s->opts.max_txns_in_flight == 0)
         s->opts.max_txns_in_flight = 1024;
-    if (s->path == NULL) {
+    if (s->path == NULL || s->wake_fd < 0) {
         store_free(s);
         return NULL;
     }
@@ -409,7 +413,7 @@ void osd_store_close(struct osd_store *s)
         return;
     pthread_mutex_lock(&s->lock);
     s->stop = true;
-    pthread_cond_signal(&s->cond_work);
+    osd__wake(s);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     store_free(s);
@@ -457,7 +461,7 @@ int osd__store_call(struct osd_store *s, int (*fn)(struct osd_store *, void *), 
     else
         s->qhead = &c.q;
     s->qtail = &c.q;
-    pthread_cond_signal(&s->cond_work);
+    osd__wake(s);
     pthread_mutex_unlock(&s->lock);
     while (sem_wait(&c.done) != 0)
         ;

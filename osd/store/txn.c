@@ -298,7 +298,7 @@ static int enqueue(struct osd_store *s, struct osd_txn *t, osd_store_cb cb, void
         s->qhead = &t->q;
     s->qtail = &t->q;
     s->txns_in_flight++;
-    pthread_cond_signal(&s->cond_work);
+    osd__wake(s);
     pthread_mutex_unlock(&s->lock);
     return 0;
 }
