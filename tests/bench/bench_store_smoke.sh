@@ -45,6 +45,8 @@ for name, unit in want.items():
     fields = ["store", "fio", "ratio", "store_p50_us", "store_p99_us"]
     if not name.startswith("seqread"):
         fields.append("store_group_size")
+    if name in ("randwrite_4k_qd32", "seqwrite_4m"):
+        fields += ["fio_durable", "ratio_durable"]
     for key in fields:
         v = w.get(key)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:

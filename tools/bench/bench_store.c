@@ -44,18 +44,21 @@ struct wl_def {
     bool random;    /* a random block of a random object; else whole objects in turn */
     bool read;
     bool fio_fdatasync; /* fio job syncs every write */
+    bool durable_ref;   /* also run fio with --fdatasync=1: the durable reference */
 };
 
 static const struct wl_def workloads[WL_COUNT] = {
-    [WL_RANDWRITE_QD32] = {"randwrite_4k_qd32", "IOPS", "randwrite", 4096, 32, true, false, false},
+    [WL_RANDWRITE_QD32] = {"randwrite_4k_qd32", "IOPS", "randwrite", 4096, 32, true, false, false,
+                           true},
     [WL_RANDWRITE_QD1] = {"randwrite_4k_qd1", "IOPS", "randwrite", 4096, 1, true, false, true},
-    [WL_SEQWRITE] = {"seqwrite_4m", "MB/s", "write", OBJ_BYTES, 4, false, false, false},
+    [WL_SEQWRITE] = {"seqwrite_4m", "MB/s", "write", OBJ_BYTES, 4, false, false, false, true},
     [WL_SEQREAD] = {"seqread_4m", "MB/s", "read", OBJ_BYTES, 4, false, true, false},
 };
 
 struct wl_result {
     double store; /* in the workload's unit */
     double fio;
+    double fio_durable; /* fio with --fdatasync=1; 0 when not measured */
     double p50_us; /* store latency, submit to callback */
     double p99_us;
     double group_size; /* store txns per synced RocksDB write; 0 for reads */
@@ -367,7 +370,17 @@ static int fio_workload(struct bench *b, enum wl_id id)
     rc = bench_fio_run(&job, &fr);
     if (rc < 0)
         return rc;
-    b->res[id].fio = strcmp(wl->unit, "IOPS") == 0 ? fr.iops : fr.bw_bytes / 1e6;
+    bool iops = strcmp(wl->unit, "IOPS") == 0;
+    b->res[id].fio = iops ? fr.iops : fr.bw_bytes / 1e6;
+    if (!wl->durable_ref)
+        return 0;
+    /* The store's writes are durable; fio's main job is not. The same job
+     * flushing every write is the like-for-like reference. */
+    job.fdatasync = true;
+    rc = bench_fio_run(&job, &fr);
+    if (rc < 0)
+        return rc;
+    b->res[id].fio_durable = iops ? fr.iops : fr.bw_bytes / 1e6;
     return 0;
 }
 
@@ -390,6 +403,11 @@ static double ratio(const struct wl_result *res)
     return res->fio > 0 ? res->store / res->fio : 0;
 }
 
+static double ratio_durable(const struct wl_result *res)
+{
+    return res->fio_durable > 0 ? res->store / res->fio_durable : 0;
+}
+
 static void print_table(const struct bench *b)
 {
     printf("cairn-bench store: %" PRIu64 " MiB data file, %u s per workload after %u ms "
@@ -404,11 +422,14 @@ static void print_table(const struct bench *b)
                res->fio, workloads[i].unit, ratio(res), res->p50_us, res->p99_us);
         if (!workloads[i].read)
             printf(", %.1f txns/commit", res->group_size);
+        if (res->fio_durable > 0)
+            printf("; durable fio %.1f, ratio %.3f", res->fio_durable, ratio_durable(res));
         printf("\n");
     }
     printf("ratio = store/fio, higher is better. Store: every transaction durable "
            "(opts.sync=true).\nfio: ioengine=%s direct=1 on a %" PRIu64 " MiB file; "
-           "randwrite_4k_qd1 uses --fdatasync=1 (durable per write), the others no flush.\n",
+           "randwrite_4k_qd1 uses --fdatasync=1 (durable per write), the others no flush;\n"
+           "\"durable fio\" is the same job with --fdatasync=1, like for like with the store.\n",
            b->backend == OSD_IO_AIO ? "libaio" : "io_uring", b->size_bytes >> 20);
 }
 
@@ -424,6 +445,9 @@ static void print_json(const struct bench *b)
                workloads[i].unit, res->p50_us, res->p99_us);
         if (!workloads[i].read)
             printf(", \"store_group_size\": %.3f", res->group_size);
+        if (res->fio_durable > 0)
+            printf(", \"fio_durable\": %.3f, \"ratio_durable\": %.4f", res->fio_durable,
+                   ratio_durable(res));
         printf(", \"fio_sync\": \"%s\"}", workloads[i].fio_fdatasync ? "fdatasync" : "none");
     }
     printf("}\n");
