@@ -4,6 +4,7 @@
  * hung monitors, -EAGAIN, -EREMOTE, wrong keys, subscriptions that survive
  * a monitor's death, cancellation). The loop is driven until a condition
  * holds or a deadline passes; nothing sleeps. */
+#include "tests/unit/support/evloop.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/monc.h"
@@ -71,18 +72,9 @@ struct result {
 
 /* ---- loop driving ---- */
 
-typedef bool (*pred_fn)(void *arg);
-
 static bool run_until(struct tenv *e, pred_fn pred, void *arg, unsigned ms)
 {
-    uint64_t deadline = cairn_now_ns() + (uint64_t)ms * 1000000u;
-
-    while (!pred(arg)) {
-        if (cairn_now_ns() > deadline)
-            return false;
-        event_base_loop(e->base, EVLOOP_ONCE);
-    }
-    return true;
+    return t_loop_until(e->base, pred, arg, ms);
 }
 
 static bool fired(void *arg)

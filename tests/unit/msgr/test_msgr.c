@@ -4,6 +4,7 @@
  * or a deadline passes; nothing sleeps. */
 #include "protocol/msgr.h"
 #include "protocol/msg_types.h"
+#include "tests/unit/support/evloop.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -69,18 +70,9 @@ struct tenv {
 
 /* ---- loop driving ---- */
 
-typedef bool (*pred_fn)(void *arg);
-
 static bool run_until(struct tenv *e, pred_fn pred, void *arg, unsigned ms)
 {
-    uint64_t deadline = cairn_now_ns() + (uint64_t)ms * 1000000u;
-
-    while (!pred(arg)) {
-        if (cairn_now_ns() > deadline)
-            return false;
-        event_base_loop(e->base, EVLOOP_ONCE);
-    }
-    return true;
+    return t_loop_until(e->base, pred, arg, ms);
 }
 
 static bool never(void *arg)
