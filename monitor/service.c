@@ -423,10 +423,28 @@ static bool sess_is_monitor(const struct mon_sess *s)
     return entity_has_type(proto_conn_peer(s->conn), "mon");
 }
 
+/* A monitor whose own map no longer lists it has been removed (mon rm):
+ * its state stops advancing, so it must not serve clients, or they would
+ * read a stale map or retry commands there. Raft and forwarded traffic
+ * still flow, so a removed leader can hand over. */
+static bool refuse_if_removed(struct mon_daemon *d, const struct request *q,
+                              const struct proto_frame *f)
+{
+    if (q->forwarded || !d->has_state || f->hdr.type == MON_MSG_TEST_ISOLATE ||
+        proto_map_mon(mon_cluster_map(d->cluster), d->opts.name) != NULL)
+        return false;
+    mon__reply_error(q->s, q->txid, q->type, -EAGAIN,
+                     "mon.%s has been removed from the cluster; ask another monitor",
+                     d->opts.name);
+    return true;
+}
+
 /* Requests: true when handled. */
 static bool dispatch_request(struct mon_daemon *d, const struct request *q,
                              const struct proto_frame *f)
 {
+    if (refuse_if_removed(d, q, f))
+        return true;
     switch (f->hdr.type) {
     case PROTO_MSG_MON_COMMAND:
         handle_command(d, q, f);
