@@ -33,7 +33,14 @@
 #define COLL "bench.0"
 #define FIO_FILE "fio.dat"
 
-enum wl_id { WL_RANDWRITE_QD32, WL_RANDWRITE_QD1, WL_SEQWRITE, WL_SEQREAD, WL_COUNT };
+enum wl_id {
+    WL_RANDWRITE_QD32,
+    WL_RANDWRITE_QD1,
+    WL_SEQWRITE,
+    WL_SEQREAD,
+    WL_RANDWRITE_QD16,
+    WL_COUNT
+};
 
 struct wl_def {
     const char *name;
@@ -45,6 +52,7 @@ struct wl_def {
     bool read;
     bool fio_fdatasync; /* fio job syncs every write */
     bool durable_ref;   /* also run fio with --fdatasync=1: the durable reference */
+    bool on_request;    /* runs only when named by --workloads */
 };
 
 static const struct wl_def workloads[WL_COUNT] = {
@@ -53,6 +61,9 @@ static const struct wl_def workloads[WL_COUNT] = {
     [WL_RANDWRITE_QD1] = {"randwrite_4k_qd1", "IOPS", "randwrite", 4096, 1, true, false, true},
     [WL_SEQWRITE] = {"seqwrite_4m", "MB/s", "write", OBJ_BYTES, 4, false, false, false, true},
     [WL_SEQREAD] = {"seqread_4m", "MB/s", "read", OBJ_BYTES, 4, false, true, false},
+    /* The store side of `cairn bench write --size 4K --threads 16` (bench_datapath). */
+    [WL_RANDWRITE_QD16] = {"randwrite_4k_qd16", "IOPS", "randwrite", 4096, 16, true, false, false,
+                           true, true},
 };
 
 struct wl_result {
@@ -71,6 +82,7 @@ struct bench {
     const char *dir_base;
     enum osd_io_backend backend;
     bool json;
+    bool wanted[WL_COUNT]; /* the workloads to run */
     char fio[PATH_MAX];
     /* State. */
     char dir[PATH_MAX]; /* our temporary directory, removed at the end */
@@ -418,6 +430,8 @@ static void print_table(const struct bench *b)
     for (unsigned i = 0; i < WL_COUNT; i++) {
         const struct wl_result *res = &b->res[i];
 
+        if (!b->wanted[i])
+            continue;
         printf("%-18s %12.1f %12.1f %5s %7.3f  %.0f/%.0f us", workloads[i].name, res->store,
                res->fio, workloads[i].unit, ratio(res), res->p50_us, res->p99_us);
         if (!workloads[i].read)
@@ -435,13 +449,17 @@ static void print_table(const struct bench *b)
 
 static void print_json(const struct bench *b)
 {
+    const char *sep = "";
+
     printf("{");
     for (unsigned i = 0; i < WL_COUNT; i++) {
         const struct wl_result *res = &b->res[i];
 
+        if (!b->wanted[i])
+            continue;
         printf("%s\"%s\": {\"store\": %.3f, \"fio\": %.3f, \"ratio\": %.4f, \"unit\": \"%s\", "
                "\"store_p50_us\": %.1f, \"store_p99_us\": %.1f",
-               i ? ", " : "", workloads[i].name, res->store, res->fio, ratio(res),
+               sep, workloads[i].name, res->store, res->fio, ratio(res),
                workloads[i].unit, res->p50_us, res->p99_us);
         if (!workloads[i].read)
             printf(", \"store_group_size\": %.3f", res->group_size);
@@ -449,6 +467,7 @@ static void print_json(const struct bench *b)
             printf(", \"fio_durable\": %.3f, \"ratio_durable\": %.4f", res->fio_durable,
                    ratio_durable(res));
         printf(", \"fio_sync\": \"%s\"}", workloads[i].fio_fdatasync ? "fdatasync" : "none");
+        sep = ", ";
     }
     printf("}\n");
 }
@@ -497,6 +516,8 @@ static int run_all(struct bench *b)
     if (rc == 0)
         rc = fio_prefill(b);
     for (unsigned i = 0; i < WL_COUNT && rc == 0; i++) {
+        if (!b->wanted[i])
+            continue;
         fprintf(stderr, "cairn-bench: %s: store\n", workloads[i].name);
         rc = store_workload(b, (enum wl_id)i);
         if (rc == 0) {
@@ -510,13 +531,16 @@ static int run_all(struct bench *b)
 void bench_store_usage(FILE *out)
 {
     fprintf(out, "usage: cairn-bench store [--seconds N] [--size SIZE] [--dir DIR]\n"
-                 "                         [--backend uring|aio] [--json]\n"
+                 "                         [--backend uring|aio] [--workloads LIST] [--json]\n"
                  "Compares the object store with fio on the same disk: 4 KiB random writes at\n"
                  "QD32 and QD1 (IOPS), 4 MiB sequential writes and reads (MB/s).\n"
                  "  --seconds N    measured time per workload, after a warm-up (default 5)\n"
                  "  --size SIZE    data file size, and fio file size (default 2G)\n"
                  "  --dir DIR      parent of the temporary directory (default /var/tmp)\n"
                  "  --backend B    store I/O backend; fio uses io_uring or libaio to match\n"
+                 "  --workloads L  comma-separated workloads to run: randwrite_4k_qd32,\n"
+                 "                 randwrite_4k_qd1, seqwrite_4m, seqread_4m (the default set)\n"
+                 "                 and randwrite_4k_qd16\n"
                  "  --json         print one JSON object instead of the table\n"
                  "Store transactions are all durable; fio's randwrite_4k_qd1 job uses\n"
                  "--fdatasync=1, the other fio jobs issue no flush. Exit 77 without fio.\n");
@@ -542,6 +566,24 @@ static bool opt_is(const char *arg, size_t n, const char *name)
     return strlen(name) == n && strncmp(arg, name, n) == 0;
 }
 
+/* Marks the workloads of comma-separated @list wanted. 0 or -EINVAL. */
+static int parse_workloads(struct bench *b, const char *list)
+{
+    memset(b->wanted, 0, sizeof(b->wanted));
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        unsigned i = 0;
+
+        while (i < WL_COUNT && !opt_is(p, n, workloads[i].name))
+            i++;
+        if (i == WL_COUNT)
+            return -EINVAL;
+        b->wanted[i] = true;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 /* Returns -1 when parsing went fine, else the exit code. */
 static int parse_args(struct bench *b, int argc, char **argv)
 {
@@ -549,7 +591,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
         const char *a = argv[i], *eq = strchr(a, '='), *v;
         size_t n = eq ? (size_t)(eq - a) : strlen(a);
         bool takes = opt_is(a, n, "--seconds") || opt_is(a, n, "--size") || opt_is(a, n, "--dir") ||
-                     opt_is(a, n, "--backend");
+                     opt_is(a, n, "--backend") || opt_is(a, n, "--workloads");
 
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             bench_store_usage(stdout);
@@ -574,6 +616,8 @@ static int parse_args(struct bench *b, int argc, char **argv)
             return usage_error("--backend wants uring or aio, not '%s'", v);
         if (opt_is(a, n, "--dir"))
             b->dir_base = v;
+        if (opt_is(a, n, "--workloads") && parse_workloads(b, v) < 0)
+            return usage_error("--workloads: unknown workload in '%s'", v);
     }
     return -1;
 }
@@ -587,6 +631,8 @@ int bench_store_main(int argc, char **argv)
     b.size_bytes = 2ull << 30;
     b.dir_base = "/var/tmp";
     b.backend = OSD_IO_URING;
+    for (unsigned i = 0; i < WL_COUNT; i++)
+        b.wanted[i] = !workloads[i].on_request;
     rc = parse_args(&b, argc, argv);
     if (rc >= 0)
         return rc;
