@@ -13,6 +13,7 @@
 #include "protocol/frame.h"
 #include "protocol/msgr.h"
 
+struct ProtobufCMessage;
 struct bufferevent;
 struct event;
 struct evbuffer;
@@ -187,5 +188,11 @@ int proto__hs_send_auth(struct proto_conn *c);
 int proto__hs_send_result(struct proto_conn *c, int result, const char *reason);
 /* Handles a frame received before OPEN; takes ownership of @f. */
 void proto__hs_on_frame(struct proto_conn *c, struct proto_frame *f);
+
+/* ---- pb.c: shared by the protobuf codecs ---- */
+
+/* Packs @m into a malloc'd buffer (*@buf, *@len; at least one byte is
+ * allocated, so an empty message is not a NULL buffer). 0 or -ENOMEM. */
+int proto__pb_pack(const struct ProtobufCMessage *m, uint8_t **buf, size_t *len);
 
 #endif

@@ -5,6 +5,7 @@
  * Raft log on disk. Called by the monitor daemon, the client library and
  * the fuzz target tests/fuzz/fuzz_mon_cmd.c. */
 #include "protocol/mon.h"
+#include "protocol/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -88,18 +89,6 @@ static bool is_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-static int pack(const ProtobufCMessage *m, uint8_t **buf, size_t *len)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *p = malloc(n ? n : 1);
-    if (!p)
-        return -ENOMEM;
-    protobuf_c_message_pack(m, p);
-    *buf = p;
-    *len = n;
-    return 0;
-}
-
 /* ---- commands ----------------------------------------------------------- */
 
 int proto_mon_cmd_encode(const struct proto_mon_cmd *cmd, uint8_t **buf, size_t *len)
@@ -131,7 +120,7 @@ int proto_mon_cmd_encode(const struct proto_mon_cmd *cmd, uint8_t **buf, size_t 
     m.uuid.len = sizeof(cmd->uuid);
     m.has_stamp_ns = cmd->stamp_ns != 0;
     m.stamp_ns = cmd->stamp_ns;
-    return pack(&m.base, buf, len);
+    return proto__pb_pack(&m.base, buf, len);
 }
 
 static int cmd_from_pb(const Cairn__MonCommand *m, struct proto_mon_cmd *cmd)
@@ -224,7 +213,7 @@ int proto_mon_reply_encode(const struct proto_mon_reply *reply, uint8_t **buf, s
             return -EINVAL;
         m.status = &st;
     }
-    return pack(&m.base, buf, len);
+    return proto__pb_pack(&m.base, buf, len);
 }
 
 static int status_from_pb(const Cairn__MonStatus *m, struct proto_mon_status *st)
@@ -294,7 +283,7 @@ int proto_mon_map_request_encode(uint64_t have_epoch, uint8_t **buf, size_t *len
 
     m.has_have_epoch = have_epoch != 0;
     m.have_epoch = have_epoch;
-    return pack(&m.base, buf, len);
+    return proto__pb_pack(&m.base, buf, len);
 }
 
 int proto_mon_map_request_decode(const uint8_t *buf, size_t len, uint64_t *have_epoch)

@@ -34,7 +34,12 @@ enum proto_msg_type {
     PROTO_MSG_MON_RAFT = 107,        /* one-way, monitor to monitor: one Raft message */
     PROTO_MSG_MON_FORWARD = 108,     /* request, follower to leader: a client's MonCommand */
     PROTO_MSG_OSD_OP_BASE = 200,
+    /* OSD client operations (protocol/osd_op.h; metadata in protocol/osd_op.proto). */
+    PROTO_MSG_OSD_OP = 201,          /* request: OsdOp + write payloads; reply: OsdOpReply +
+                                        read data */
+    PROTO_MSG_OSD_LIST = 202,        /* request: OsdList; reply: OsdListReply */
     PROTO_MSG_PEERING_BASE = 300,
+    PROTO_MSG_OSD_PING = 301,        /* request, OSD to OSD: OsdPing; reply: OsdPing (echo) */
 
     PROTO_MSG_TEST_MIN = 65000,
 };
