@@ -1,10 +1,12 @@
 /* Configuration file parsing and lookup; see config.h for the format. */
 #include "common/config.h"
 #include "common/assert.h"
+#include "common/log.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,4 +387,77 @@ void cairn_config_each_section(const struct cairn_config *c,
         if (!seen)
             fn(c->entries[i].section, arg);
     }
+}
+
+/* ---- what every daemon's main does with its config ---- */
+
+int cairn_config_open(const char *cli_path, struct cairn_config **out, char *err, size_t err_len)
+{
+    char path[PATH_MAX], why[160];
+    int r = cairn_config_find(cli_path, path, sizeof(path));
+
+    if (r < 0) {
+        if (cli_path)
+            snprintf(err, err_len, "config %s: %s", cli_path, strerror(-r));
+        else
+            snprintf(err, err_len, "no config file found ($CAIRN_CONF, ./cairn.conf, "
+                                   "/etc/cairn/cairn.conf); use -c FILE");
+        return r;
+    }
+    if ((r = cairn_config_load(path, out, why, sizeof(why))) < 0)
+        snprintf(err, err_len, "config %s: %s", path, r == -EINVAL ? why : strerror(-r));
+    return r;
+}
+
+int cairn_config_apply_logging(const struct cairn_config *conf, const char *entity, char *err,
+                               size_t err_len)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    const char *level = cairn_config_get(conf, entity, "log_level");
+    const char *debug = cairn_config_get(conf, entity, "debug");
+    const char *file = cairn_config_get(conf, entity, "log_file");
+    unsigned i;
+
+    cairn_log_set_entity(entity);
+    for (i = 0; level && i < 4 && strcmp(level, levels[i]) != 0; i++)
+        ;
+    if (level && i == 4) {
+        snprintf(err, err_len, "config: log_level '%s' is not error, warn, info or debug", level);
+        return -EINVAL;
+    }
+    if (level)
+        cairn_log_set_level((enum cairn_log_level)i);
+    if (debug && cairn_log_set_debug(debug) < 0) {
+        snprintf(err, err_len, "config: debug '%s' names an unknown subsystem", debug);
+        return -EINVAL;
+    }
+    if (file) {
+        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            snprintf(err, err_len, "log_file %s: %s", file, strerror(errno));
+            return -errno;
+        }
+        cairn_log_set_fd(fd);
+    }
+    return 0;
+}
+
+int cairn_parse_uuid(const char *text, uint8_t out[16])
+{
+    uint8_t u[16];
+    unsigned n = 0;
+
+    for (const char *p = text; *p; p++) {
+        if (*p == '-')
+            continue;
+        if (!isxdigit((unsigned char)*p) || n >= 32)
+            return -EINVAL;
+        int v = isdigit((unsigned char)*p) ? *p - '0' : tolower((unsigned char)*p) - 'a' + 10;
+        u[n / 2] = (uint8_t)(n % 2 ? u[n / 2] | v : v << 4);
+        n++;
+    }
+    if (n != 32)
+        return -EINVAL;
+    memcpy(out, u, 16);
+    return 0;
 }

@@ -57,6 +57,17 @@ void cairn_config_each(const struct cairn_config *conf, const char *section,
 void cairn_config_each_section(const struct cairn_config *conf,
                                void (*fn)(const char *section, void *arg), void *arg);
 
+/* What a daemon's main does first (operator contract, DESIGN.md §8): finds
+ * the config (cairn_config_find) and loads it. 0, or -errno with a one-line
+ * reason in @err ("config FILE: line 3: ...", "no config file found ..."). */
+int cairn_config_open(const char *cli_path, struct cairn_config **out, char *err, size_t err_len);
+/* Sets the log entity and applies @entity's log_level, debug and log_file.
+ * 0, or -EINVAL / -errno (log_file) with a one-line reason in @err. */
+int cairn_config_apply_logging(const struct cairn_config *conf, const char *entity, char *err,
+                               size_t err_len);
+/* Parses a UUID's text (32 hex digits, dashes anywhere) into @out. 0 or -EINVAL. */
+int cairn_parse_uuid(const char *text, uint8_t out[16]);
+
 /* Parses "4K", "10G", "123" into bytes. 0 or -EINVAL. */
 int cairn_parse_size(const char *s, uint64_t *out);
 

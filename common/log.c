@@ -1,6 +1,7 @@
 /* Log line formatting and output; see log.h. */
 #include "common/log.h"
 #include "common/assert.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -101,4 +102,24 @@ void cairn__assert_fail(const char *expr, const char *file, int line, const char
     cairn__log(CAIRN_LOG_ERROR, CAIRN_SS_MAIN, "assertion failed: %s (%s:%d %s)", expr, file,
                line, func);
     abort();
+}
+
+bool cairn_log_limit_allow(struct cairn_log_limit *limit, enum cairn_log_subsys ss,
+                           const char *what)
+{
+    uint64_t now_s = cairn_now_ns() / 1000000000u;
+
+    if (now_s != limit->window_s) {
+        if (limit->suppressed)
+            cairn_log(CAIRN_LOG_WARN, ss, "%llu more %s not logged",
+                      (unsigned long long)limit->suppressed, what);
+        limit->window_s = now_s;
+        limit->logged = limit->suppressed = 0;
+    }
+    if (limit->logged >= limit->per_s) {
+        limit->suppressed++;
+        return false;
+    }
+    limit->logged++;
+    return true;
 }

@@ -6,6 +6,7 @@
 #define CAIRN_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum cairn_log_level {
     CAIRN_LOG_ERROR = 0,
@@ -57,5 +58,17 @@ static inline bool cairn_log_enabled(enum cairn_log_level level, enum cairn_log_
         if (cairn_log_enabled(level, ss))                                                  \
             cairn__log(level, ss, __VA_ARGS__);                                            \
     } while (0)
+
+/* A rate limit for lines an outsider can trigger (refused input): at most
+ * per_s lines a second, then one line saying how many were left out. Zero
+ * the struct and set per_s; one per call site, on one thread. */
+struct cairn_log_limit {
+    unsigned per_s;
+    uint64_t window_s, logged, suppressed;
+};
+/* True when a line may be logged now. At the start of a new second, first
+ * logs (at WARN, in @ss) how many lines of @what the last second left out. */
+bool cairn_log_limit_allow(struct cairn_log_limit *limit, enum cairn_log_subsys ss,
+                           const char *what);
 
 #endif

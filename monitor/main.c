@@ -96,25 +96,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 
 /* ---- config -------------------------------------------------------------- */
 
-static int parse_uuid(const char *text, uint8_t out[16])
-{
-    unsigned n = 0;
-
-    for (const char *p = text; *p; p++) {
-        if (*p == '-')
-            continue;
-        int v = (*p >= '0' && *p <= '9')   ? *p - '0'
-                : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
-                : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10
-                                           : -1;
-        if (v < 0 || n >= 32)
-            return -EINVAL;
-        out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | v : v << 4);
-        n++;
-    }
-    return n == 32 ? 0 : -EINVAL;
-}
-
 static int opt_u32(const struct cairn_config *conf, const char *entity, const char *key,
                    uint64_t def, uint64_t min, uint64_t max, uint32_t *out)
 {
@@ -195,7 +176,7 @@ static int load_opts(const struct cairn_config *conf, const char *entity, struct
         return fail("--name must be mon.NAME, not '%s'", entity);
     snprintf(o->entity, sizeof(o->entity), "%s", entity);
     snprintf(o->name, sizeof(o->name), "%s", entity + 4);
-    if (fsid && parse_uuid(fsid, o->fsid) < 0)
+    if (fsid && cairn_parse_uuid(fsid, o->fsid) < 0)
         return fail("config: fsid '%s' is not a UUID", fsid);
     if (dir && strlen(dir) >= sizeof(o->data_dir))
         return fail("config: mon_data too long");
@@ -208,44 +189,13 @@ static int load_opts(const struct cairn_config *conf, const char *entity, struct
     return 0;
 }
 
-static int setup_logging(const struct cairn_config *conf, const char *entity)
+static int setup(const struct cli *cli, struct cairn_config **conf)
 {
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    const char *level = cairn_config_get(conf, entity, "log_level");
-    const char *debug = cairn_config_get(conf, entity, "debug");
-    const char *file = cairn_config_get(conf, entity, "log_file");
-    unsigned i;
+    char err[PATH_MAX + 160];
 
-    cairn_log_set_entity(entity);
-    for (i = 0; level && i < 4 && strcmp(level, levels[i]) != 0; i++)
-        ;
-    if (level && i == 4)
-        return fail("config: log_level '%s' is not error, warn, info or debug", level);
-    if (level)
-        cairn_log_set_level((enum cairn_log_level)i);
-    if (debug && cairn_log_set_debug(debug) < 0)
-        return fail("config: debug '%s' names an unknown subsystem", debug);
-    if (file) {
-        int fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0)
-            return fail("log_file %s: %s", file, strerror(errno));
-        cairn_log_set_fd(fd);
-    }
-    return 0;
-}
-
-static int load_config(const struct cli *cli, struct cairn_config **conf)
-{
-    char path[PATH_MAX], err[160];
-    int r = cairn_config_find(cli->conf, path, sizeof(path));
-
-    if (r < 0)
-        return cli->conf ? fail("config %s: %s", cli->conf, strerror(-r))
-                         : fail("no config file found ($CAIRN_CONF, ./cairn.conf, "
-                                "/etc/cairn/cairn.conf); use -c FILE");
-    if ((r = cairn_config_load(path, conf, err, sizeof(err))) < 0)
-        return r == -EINVAL ? fail("config %s: %s", path, err)
-                            : fail("config %s: %s", path, strerror(-r));
+    if (cairn_config_open(cli->conf, conf, err, sizeof(err)) < 0 ||
+        cairn_config_apply_logging(*conf, cli->name, err, sizeof(err)) < 0)
+        return fail("%s", err);
     return 0;
 }
 
@@ -349,11 +299,13 @@ int main(int argc, char **argv)
     if (cli.gen_key)
         return gen_key();
     signal(SIGPIPE, SIG_IGN);
-    if (load_config(&cli, &conf))
+    if (setup(&cli, &conf)) {
+        cairn_config_destroy(conf);
         return EXIT_FAILURE;
+    }
     if (!(o = malloc(sizeof(*o))))
         status = fail("out of memory");
-    else if (setup_logging(conf, cli.name) || load_opts(conf, cli.name, o))
+    else if (load_opts(conf, cli.name, o))
         status = EXIT_FAILURE;
     else
         status = cli.mkfs ? do_mkfs(conf, o, cli.join) : run(conf, o);

@@ -65,22 +65,12 @@ void mon__reply_error(struct mon_sess *s, uint64_t txid, uint16_t type, int err,
 __attribute__((format(printf, 2, 3))) static void bad_input(const struct mon_sess *s,
                                                             const char *fmt, ...)
 {
-    static uint64_t window_s, logged, suppressed;
-    uint64_t now_s = cairn_now_ns() / 1000000000u;
-    char what[160];
+    static struct cairn_log_limit limit = {.per_s = BAD_INPUT_LOGS_PER_S};
+    char what[200];
     va_list ap;
 
-    if (now_s != window_s) {
-        if (suppressed)
-            cairn_log(CAIRN_LOG_WARN, CAIRN_SS_MON, "%llu more refused requests not logged",
-                      (unsigned long long)suppressed);
-        window_s = now_s;
-        logged = suppressed = 0;
-    }
-    if (logged++ >= BAD_INPUT_LOGS_PER_S) {
-        suppressed++;
+    if (!cairn_log_limit_allow(&limit, CAIRN_SS_MON, "refused requests"))
         return;
-    }
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/log.h"
 
 static struct cairn_config *parse(const char *text)
 {
@@ -145,9 +146,48 @@ static void test_config_find_order(void **state)
     rmdir(dir);
 }
 
+static void test_config_parse_uuid(void **state)
+{
+    (void)state;
+    uint8_t u[16];
+    assert_int_equal(cairn_parse_uuid("0123abcd-4567-89ef-ABCD-0123456789ab", u), 0);
+    assert_int_equal(u[0], 0x01);
+    assert_int_equal(u[3], 0xcd);
+    assert_int_equal(u[10], 0x01);
+    assert_int_equal(u[15], 0xab);
+    assert_int_equal(cairn_parse_uuid("0123abcd456789efabcd0123456789ab", u), 0);
+    assert_int_equal(cairn_parse_uuid("0123abcd-4567-89ef-abcd-0123456789a", u), -EINVAL);
+    assert_int_equal(cairn_parse_uuid("0123abcd-4567-89ef-abcd-0123456789abc", u), -EINVAL);
+    assert_int_equal(cairn_parse_uuid("0123abcd-4567-89ef-abcd-0123456789ag", u), -EINVAL);
+    assert_int_equal(cairn_parse_uuid("", u), -EINVAL);
+}
+
+static void test_config_open_and_logging(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cairn-conf-XXXXXX", path[4096], err[256];
+    struct cairn_config *c = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/c.conf", dir);
+
+    assert_int_equal(cairn_config_open(path, &c, err, sizeof(err)), -ENOENT);
+    assert_true(err[0] != '\0');
+    write_file(path, "[osd]\nlog_level = loud\n[osd.1]\nlog_level = debug\n");
+    assert_int_equal(cairn_config_open(path, &c, err, sizeof(err)), 0);
+    assert_int_equal(cairn_config_apply_logging(c, "osd.0", err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "loud"));
+    assert_int_equal(cairn_config_apply_logging(c, "osd.1", err, sizeof(err)), 0);
+    cairn_config_destroy(c);
+    cairn_log_set_level(CAIRN_LOG_INFO);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_parse_uuid),
+        cmocka_unit_test(test_config_open_and_logging),
         cmocka_unit_test(test_config_section_fallback),
         cmocka_unit_test(test_config_last_value_wins),
         cmocka_unit_test(test_config_syntax_errors_name_the_line),
