@@ -35,6 +35,21 @@
 
 /* ---- the queue ---- */
 
+int cairn__post_unless_closing(struct cairn *c, struct cairn__msg *msg)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&c->lock);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->lock);
+        return -ECANCELED;
+    }
+    TAILQ_INSERT_TAIL(&c->queue, msg, link);
+    pthread_mutex_unlock(&c->lock);
+    (void)!write(c->efd, &one, sizeof(one));
+    return 0;
+}
+
 void cairn__post(struct cairn *c, struct cairn__msg *msg)
 {
     uint64_t one = 1;
@@ -151,6 +166,7 @@ static void publish_epoch(struct cairn *c, uint64_t epoch)
 static void on_map(const struct proto_map *map, void *arg)
 {
     publish_epoch(arg, map->epoch);
+    cairn__objecter_on_map(arg, map);
 }
 
 /* The first map: fetched, then followed by a subscription. */
@@ -187,6 +203,7 @@ static void stop_fn(struct cairn *c, struct cairn__msg *msg)
     struct cairn__call *call = (struct cairn__call *)msg;
 
     c->stopped = true;
+    cairn__objecter_stop(c); /* requests in flight fire -ECANCELED */
     proto_monc_destroy(c->monc); /* pending calls fire -ECANCELED */
     c->monc = NULL;
     proto_msgr_destroy(c->msgr);
@@ -213,6 +230,7 @@ static int loop_create(struct cairn *c)
         return -ENOMEM;
     if ((r = proto_msgr_create(c->base, &mo, &handlers, c, &c->msgr)) < 0)
         return r;
+    cairn__objecter_start(c);
     return proto_monc_create(c->base, c->msgr, &co, &c->monc);
 }
 
@@ -308,6 +326,12 @@ static int conf_apply(struct cairn *c, const struct cairn_config *conf,
         return -EINVAL;
     }
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : (uint32_t)ms;
+    r = cairn_config_get_ms(conf, c->entity, "client_op_timeout", CAIRN_OP_TIMEOUT_MS_DEFAULT, &ms);
+    if (r == -EINVAL || (r == 0 && (ms == 0 || ms > UINT32_MAX))) {
+        set_err(o, "config %s: bad client_op_timeout (a duration such as 30s)", c->conf_path);
+        return -EINVAL;
+    }
+    c->obj.op_timeout_ms = o->timeout_ms ? o->timeout_ms : (uint32_t)ms;
     return keyring_load(c, conf, o);
 }
 
@@ -376,6 +400,7 @@ static struct cairn *cairn_alloc(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
+    cairn__objecter_init(c, CAIRN_OP_TIMEOUT_MS_DEFAULT);
     return c;
 }
 
@@ -402,6 +427,7 @@ static void cairn_free(struct cairn *c)
     while (c->callers)
         pthread_cond_wait(&c->cond, &c->lock);
     pthread_mutex_unlock(&c->lock);
+    cairn__objecter_fini(c);
     if (c->wake)
         event_free(c->wake);
     if (c->base)
@@ -466,9 +492,4 @@ const char *cairn_entity(const struct cairn *c)
 const char *cairn_conf_path(const struct cairn *c)
 {
     return c->conf_path;
-}
-
-void cairn_error_string(const struct cairn *c, int err, char *buf, size_t len)
-{
-    cairn__mon_error(c, err, buf, len);
 }

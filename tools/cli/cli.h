@@ -1,7 +1,8 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
  * function per command; each area's file (status.c, mon.c, osd.c, pool.c,
- * auth.c, config.c) holds its commands; health.c the health rules;
+ * auth.c, config.c, object.c, bench.c) holds its commands; health.c the
+ * health rules and PG states;
  * output.c prints tables and JSON. */
 #ifndef CAIRN_TOOLS_CLI_H
 #define CAIRN_TOOLS_CLI_H
@@ -78,8 +79,23 @@ struct cli_health {
     char reasons[CLI_HEALTH_MAX_REASONS][CLI_HEALTH_REASON_MAX]; /* sentences */
 };
 
+/* PG states computed from the map: for each PG of each pool, the up set
+ * (protocol/placement.h) against the pool's size and min_size. */
+struct cli_pg_states {
+    uint64_t clean;    /* "active+clean": up set >= size */
+    uint64_t degraded; /* "active+degraded": min_size <= up set < size */
+    uint64_t inactive; /* "inactive": up set < min_size (writes block) */
+};
+
+/* Walks every PG of every pool of @map: fills @states and, when not NULL,
+ * per OSD id (arrays of map->n_osds) the PGs whose up set holds it and
+ * those it is primary of. */
+void cli_pgs_count(const struct proto_map *map, struct cli_pg_states *states,
+                   uint32_t *osd_pgs, uint32_t *osd_primary);
+
 /* Health from the map and the monitors' status: error without a leader or
- * a majority in quorum; warn for monitors out of quorum, OSDs down, no OSDs. */
+ * a majority in quorum or with inactive PGs; warn for monitors out of
+ * quorum, OSDs down, no OSDs, degraded PGs. */
 void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
                      struct cli_health *h);
 const char *cli_health_name(enum cli_health_level level); /* "ok", "warn", "error" */
@@ -110,6 +126,22 @@ int cli_auth_ls(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_set(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_get(struct cli_ctx *ctx, int argc, char **argv);
 int cli_config_rm(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- object.c, bench.c -------------------------------------------------------- */
+
+/* Opens pool @name (after connecting). CLI_EXIT_OK or CLI_EXIT_FAIL with
+ * "pool 'NAME' does not exist" printed. */
+int cli_pool_open(struct cli_ctx *ctx, const char *name, int32_t *pool);
+/* Prints cairn_error_string()'s reason for @err; returns CLI_EXIT_FAIL. */
+int cli_fail_errno(struct cli_ctx *ctx, int err);
+/* Lists every object of @pool into @fn. 0 or -errno (or @fn's non-zero). */
+int cli_list_all(struct cli_ctx *ctx, int32_t pool, cairn_list_fn fn, void *arg);
+int cli_put(struct cli_ctx *ctx, int argc, char **argv);
+int cli_get(struct cli_ctx *ctx, int argc, char **argv);
+int cli_stat(struct cli_ctx *ctx, int argc, char **argv);
+int cli_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_bench(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- output.c ------------------------------------------------------------ */
 

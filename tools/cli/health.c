@@ -1,6 +1,7 @@
-/* The health rules of docs/cli.md: a pure function of the cluster map and
- * the monitors' status, used by `cairn status` and `cairn health`
+/* The health rules of docs/cli.md and the PG states they use: a pure
+ * function of the cluster map and the monitors' status, used by `cairn status` and `cairn health`
  * (status.c) and unit-tested on its own. */
+#include "protocol/placement.h"
 #include "tools/cli/cli.h"
 
 #include <stdarg.h>
@@ -99,12 +100,51 @@ static void health_osds(const struct proto_map *map, struct cli_health *h)
         add_reason(h, CLI_HEALTH_WARN, "%u OSD%s down: %s", down, down == 1 ? "" : "s", list);
 }
 
+void cli_pgs_count(const struct proto_map *map, struct cli_pg_states *states,
+                   uint32_t *osd_pgs, uint32_t *osd_primary)
+{
+    int32_t up[PROTO_PLACE_MAX_REPLICAS];
+
+    memset(states, 0, sizeof(*states));
+    for (uint32_t p = 0; p < map->n_pools; p++) {
+        const struct proto_map_pool *pool = &map->pools[p];
+        for (uint32_t pg = 0; pg < pool->pg_num; pg++) {
+            unsigned n = proto_place_up(map, pool, pg, up, PROTO_PLACE_MAX_REPLICAS);
+            if (n >= pool->size)
+                states->clean++;
+            else if (n >= pool->min_size)
+                states->degraded++;
+            else
+                states->inactive++;
+            for (unsigned i = 0; i < n && osd_pgs; i++)
+                if (up[i] >= 0 && (uint32_t)up[i] < map->n_osds)
+                    osd_pgs[up[i]]++;
+            if (n && osd_primary && up[0] >= 0 && (uint32_t)up[0] < map->n_osds)
+                osd_primary[up[0]]++;
+        }
+    }
+}
+
+static void health_pgs(const struct proto_map *map, struct cli_health *h)
+{
+    struct cli_pg_states s;
+
+    cli_pgs_count(map, &s, NULL, NULL);
+    if (s.inactive)
+        add_reason(h, CLI_HEALTH_ERROR, "%llu PG%s inactive: fewer OSDs up than min_size",
+                   (unsigned long long)s.inactive, s.inactive == 1 ? "" : "s");
+    if (s.degraded)
+        add_reason(h, CLI_HEALTH_WARN, "%llu PG%s degraded: fewer copies up than size",
+                   (unsigned long long)s.degraded, s.degraded == 1 ? "" : "s");
+}
+
 void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
                      struct cli_health *h)
 {
     memset(h, 0, sizeof(*h));
     health_mons(map, st, h);
     health_osds(map, h);
+    health_pgs(map, h);
 }
 
 static int name_cmp(const void *a, const void *b)

@@ -34,6 +34,14 @@ static const struct cli_cmd cmds[] = {
     {"config", "set", "KEY VALUE", "set a cluster-wide config option", cli_config_set},
     {"config", "get", "KEY", "print a cluster-wide config option", cli_config_get},
     {"config", "rm", "KEY", "remove a cluster-wide config option", cli_config_rm},
+    {"put", NULL, "POOL NAME [FILE]", "store FILE (default stdin) as object NAME", cli_put},
+    {"get", NULL, "POOL NAME [FILE]", "write object NAME to FILE (default stdout)", cli_get},
+    {"stat", NULL, "POOL NAME", "an object's size, mtime and version", cli_stat},
+    {"rm", NULL, "POOL NAME", "remove object NAME", cli_rm},
+    {"ls", NULL, "POOL", "the objects of POOL, one name per line", cli_ls},
+    {"bench", NULL,
+     "POOL write|read|cleanup [--size SIZE] [--threads N] [--seconds S] [--objects K]",
+     "measure object write or read throughput and latency", cli_bench},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -1,5 +1,5 @@
-/* `cairn osd ls|tree|in|out|rm|reweight`: the OSDs of the map. PG counts
- * per OSD join `osd tree` once PGs exist. */
+/* `cairn osd ls|tree|in|out|rm|reweight`: the OSDs of the map; `osd tree`
+ * adds the PGs each OSD holds and leads, computed by placement (health.c). */
 #include "tools/cli/cli.h"
 
 #include <errno.h>
@@ -15,7 +15,14 @@ static const char *host_of(const struct proto_map_osd *o)
     return o->host[0] ? o->host : NO_HOST;
 }
 
-static void osd_json(struct cli_json *j, const struct proto_map_osd *o, bool with_host)
+/* PGs per OSD (osd tree), indexed by id. */
+struct osd_pgs {
+    uint32_t *total;   /* PGs whose up set holds the OSD */
+    uint32_t *primary; /* PGs it is the primary of */
+};
+
+static void osd_json(struct cli_json *j, const struct proto_map_osd *o, bool with_host,
+                     const struct osd_pgs *pgs)
 {
     cli_json_obj_begin(j, NULL);
     cli_json_int(j, "id", o->id);
@@ -25,6 +32,10 @@ static void osd_json(struct cli_json *j, const struct proto_map_osd *o, bool wit
     cli_json_double(j, "weight", (double)o->weight / PROTO_MAP_WEIGHT_ONE);
     cli_json_bool(j, "up", o->up);
     cli_json_bool(j, "in", o->in);
+    if (pgs) {
+        cli_json_uint(j, "pgs", pgs->total[o->id]);
+        cli_json_uint(j, "primary_pgs", pgs->primary[o->id]);
+    }
     cli_json_obj_end(j);
 }
 
@@ -42,7 +53,7 @@ int cli_osd_ls(struct cli_ctx *ctx, int argc, char **argv)
         cli_json_arr_begin(&j, "osds");
         for (uint32_t i = 0; i < map->n_osds; i++)
             if (map->osds[i].exists)
-                osd_json(&j, &map->osds[i], true);
+                osd_json(&j, &map->osds[i], true, NULL);
         cli_json_arr_end(&j);
         cli_json_obj_end(&j);
         cli_json_finish(&j);
@@ -94,7 +105,8 @@ static uint64_t host_weight(const struct proto_map *map, const char *host)
     return w;
 }
 
-static void tree_json(const struct proto_map *map, const char **hosts, unsigned n)
+static void tree_json(const struct proto_map *map, const char **hosts, unsigned n,
+                      const struct osd_pgs *pgs)
 {
     struct cli_json j;
 
@@ -108,7 +120,7 @@ static void tree_json(const struct proto_map *map, const char **hosts, unsigned 
         cli_json_arr_begin(&j, "osds");
         for (uint32_t i = 0; i < map->n_osds; i++)
             if (map->osds[i].exists && strcmp(host_of(&map->osds[i]), hosts[h]) == 0)
-                osd_json(&j, &map->osds[i], false);
+                osd_json(&j, &map->osds[i], false, pgs);
         cli_json_arr_end(&j);
         cli_json_obj_end(&j);
     }
@@ -117,15 +129,16 @@ static void tree_json(const struct proto_map *map, const char **hosts, unsigned 
     cli_json_finish(&j);
 }
 
-static void tree_table(const struct proto_map *map, const char **hosts, unsigned n)
+static void tree_table(const struct proto_map *map, const char **hosts, unsigned n,
+                       const struct osd_pgs *pgs)
 {
     struct cli_table t;
-    char id[16], name[32], w[32];
+    char id[16], name[32], w[32], total[16], primary[16];
 
-    cli_table_init(&t, 5, "ID", "WEIGHT", "NAME", "STATUS", "IN");
+    cli_table_init(&t, 7, "ID", "WEIGHT", "NAME", "STATUS", "IN", "PGS", "PRIMARY");
     for (unsigned h = 0; h < n; h++) {
         snprintf(w, sizeof(w), "%.3f", (double)host_weight(map, hosts[h]) / PROTO_MAP_WEIGHT_ONE);
-        cli_table_row(&t, "-", w, hosts[h], "", "");
+        cli_table_row(&t, "-", w, hosts[h], "", "", "", "");
         for (uint32_t i = 0; i < map->n_osds; i++) {
             const struct proto_map_osd *o = &map->osds[i];
             if (!o->exists || strcmp(host_of(o), hosts[h]) != 0)
@@ -133,7 +146,10 @@ static void tree_table(const struct proto_map *map, const char **hosts, unsigned
             snprintf(id, sizeof(id), "%d", o->id);
             snprintf(name, sizeof(name), "    osd.%d", o->id);
             cli_weight_format(o->weight, w, sizeof(w));
-            cli_table_row(&t, id, w, name, o->up ? "up" : "down", o->in ? "in" : "out");
+            snprintf(total, sizeof(total), "%u", pgs->total[o->id]);
+            snprintf(primary, sizeof(primary), "%u", pgs->primary[o->id]);
+            cli_table_row(&t, id, w, name, o->up ? "up" : "down", o->in ? "in" : "out", total,
+                          primary);
         }
     }
     cli_table_print(&t, stdout);
@@ -148,18 +164,26 @@ int cli_osd_tree(struct cli_ctx *ctx, int argc, char **argv)
 
     if (r != CLI_EXIT_OK || (r = cli_map(ctx, &map)) != CLI_EXIT_OK)
         return r;
-    if (!(hosts = calloc(map->n_osds + 1, sizeof(*hosts)))) {
-        proto_map_destroy(map);
-        return cli_fail(ctx, "%s", strerror(ENOMEM));
+    struct osd_pgs pgs = {calloc(map->n_osds + 1, sizeof(uint32_t)),
+                          calloc(map->n_osds + 1, sizeof(uint32_t))};
+    struct cli_pg_states states;
+    hosts = calloc(map->n_osds + 1, sizeof(*hosts));
+    if (!hosts || !pgs.total || !pgs.primary) {
+        r = cli_fail(ctx, "%s", strerror(ENOMEM));
+        goto out_free;
     }
+    cli_pgs_count(map, &states, pgs.total, pgs.primary);
     unsigned n = hosts_of(map, hosts, map->n_osds + 1);
     if (ctx->json)
-        tree_json(map, hosts, n);
+        tree_json(map, hosts, n, &pgs);
     else
-        tree_table(map, hosts, n);
+        tree_table(map, hosts, n, &pgs);
+out_free:
+    free(pgs.total);
+    free(pgs.primary);
     free(hosts);
     proto_map_destroy(map);
-    return CLI_EXIT_OK;
+    return r;
 }
 
 /* `osd in|out|rm ID`. */

@@ -12,6 +12,7 @@ struct status_data {
     struct proto_map *map;
     struct cli_health health;
     uint32_t osds_total, osds_up, osds_in;
+    struct cli_pg_states pgs;
 };
 
 static int gather(struct cli_ctx *ctx, struct status_data *d)
@@ -37,6 +38,7 @@ static int gather(struct cli_ctx *ctx, struct status_data *d)
         d->osds_in += o->exists && o->in;
     }
     cli_health_eval(d->map, &d->st, &d->health);
+    cli_pgs_count(d->map, &d->pgs, NULL, NULL);
     return CLI_EXIT_OK;
 }
 
@@ -84,6 +86,14 @@ static void json_status(const struct status_data *d)
     cli_json_obj_end(&j);
     cli_json_uint(&j, "pools", d->map->n_pools);
     cli_json_uint(&j, "epoch", d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch);
+    cli_json_obj_begin(&j, "pgs");
+    if (d->pgs.clean)
+        cli_json_uint(&j, "active+clean", d->pgs.clean);
+    if (d->pgs.degraded)
+        cli_json_uint(&j, "active+degraded", d->pgs.degraded);
+    if (d->pgs.inactive)
+        cli_json_uint(&j, "inactive", d->pgs.inactive);
+    cli_json_obj_end(&j);
     cli_json_obj_end(&j);
     cli_json_finish(&j);
 }
@@ -114,6 +124,16 @@ static void human_status(const struct status_data *d)
            d->st.leader[0] ? d->st.leader : "(none)", (unsigned long long)d->st.term);
     printf("osds:      %u total, %u up, %u in\n", d->osds_total, d->osds_up, d->osds_in);
     printf("pools:     %u\n", d->map->n_pools);
+    printf("pgs:       %llu", (unsigned long long)(d->pgs.clean + d->pgs.degraded +
+                                                  d->pgs.inactive));
+    const char *sep = " (";
+    if (d->pgs.clean)
+        printf("%s%llu active+clean", sep, (unsigned long long)d->pgs.clean), sep = ", ";
+    if (d->pgs.degraded)
+        printf("%s%llu active+degraded", sep, (unsigned long long)d->pgs.degraded), sep = ", ";
+    if (d->pgs.inactive)
+        printf("%s%llu inactive", sep, (unsigned long long)d->pgs.inactive), sep = ", ";
+    printf("%s\n", sep[0] == ',' ? ")" : "");
     printf("epoch:     %llu\n",
            (unsigned long long)(d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch));
 }
