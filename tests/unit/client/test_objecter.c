@@ -241,7 +241,7 @@ static void osd_list(struct fake_osd *o, struct proto_conn *conn, const struct p
     const struct proto_map_pool *pool = proto_map_pool(o->fk->map, POOL);
     struct proto_osd_list req;
     struct proto_osd_list_reply r = {0};
-    char names[10][8];
+    char names[10][16];
     const char *ptrs[10];
     uint8_t *meta;
     size_t len;
