@@ -82,6 +82,34 @@ static void test_crc32c_hw_and_sw_agree_on_all_alignments(void **state)
     assert_int_equal(cairn__crc32c_hw(0, buf, 4096), cairn__crc32c_sw(0, buf, 4096));
 }
 
+/* Lengths around the interleaved paths' block sizes (3 x 1360, 3 x 8192)
+ * and random start values: the interleaved joins must match the table
+ * version exactly. */
+static void test_crc32c_hw_interleaved_matches_sw(void **state)
+{
+    (void)state;
+    if (!cairn__crc32c_hw_available())
+        skip();
+    size_t cap = 3 * 8192 * 3 + 64;
+    unsigned char *buf = malloc(cap);
+    assert_non_null(buf);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < cap; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (unsigned char)x;
+    }
+    static const size_t lens[] = {4079, 4080, 4081, 4096, 8160, 12240, 24575, 24576,
+                                  24577, 28656, 49152, 53000, 73728};
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++)
+        for (size_t off = 0; off < 16; off += 5) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            uint32_t start = (uint32_t)x;
+            assert_int_equal(cairn__crc32c_hw(start, buf + off, lens[k]),
+                             cairn__crc32c_sw(start, buf + off, lens[k]));
+        }
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +118,7 @@ int main(void)
         cmocka_unit_test(test_crc32c_dispatch_vectors),
         cmocka_unit_test(test_crc32c_incremental_equals_whole),
         cmocka_unit_test(test_crc32c_hw_and_sw_agree_on_all_alignments),
+        cmocka_unit_test(test_crc32c_hw_interleaved_matches_sw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
