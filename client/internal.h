@@ -12,6 +12,7 @@
 #include <event2/event_struct.h>
 
 #include "client/cairn.h"
+#include "client/image.h"
 #include "protocol/auth.h"
 #include "protocol/map.h"
 #include "protocol/osd_op.h"
@@ -251,5 +252,41 @@ int cairn__op_unpack(struct cairn_op *op, const struct proto_osd_reply *reply,
 
 /* The op's reason text, for cairn_error_string() on this thread. */
 void cairn__set_reason(const struct cairn *c, int err, const char *reason);
+
+/* ---- image.c, image_io.c: block images (client/image.h) ---- */
+
+#define CAIRN__IMAGE_OID_MAX 64u /* "image_data.<16 hex>.<16 hex>" and NUL */
+#define CAIRN__IMAGE_WINDOW 64u  /* ops in flight for whole-image walks */
+
+struct cairn__image_req;
+struct cairn__image_flush;
+
+/* An open image. The identity and object_size are set at open and never
+ * change; the rest is under lock. Requests in flight are on reqs in the
+ * order they were started (seq), so a flush waits for exactly the
+ * requests before it (image_io.c). */
+struct cairn_image {
+    struct cairn *c;
+    int32_t pool;
+    uint64_t id;
+    uint32_t object_size;
+    char name[CAIRN_IMAGE_NAME_MAX + 1];
+    char header_oid[CAIRN__IMAGE_OID_MAX];
+    pthread_mutex_t lock;
+    pthread_cond_t cond;   /* a request, flush or sync call finished */
+    uint64_t size;         /* bytes, as of the last header read or resize */
+    uint64_t created_ns;
+    uint64_t next_seq;     /* the seq of the next request */
+    TAILQ_HEAD(, cairn__image_req) reqs;      /* in flight, by seq */
+    TAILQ_HEAD(, cairn__image_flush) flushes; /* waiting, by seq */
+    unsigned callbacks;    /* completions firing callbacks outside lock */
+};
+
+/* The name of data object @objno of image @id into @buf
+ * (CAIRN__IMAGE_OID_MAX bytes). */
+void cairn__image_data_oid(char *buf, uint64_t id, uint64_t objno);
+/* image_io.c: waits until @img has no request, flush or callback left
+ * (any thread but the loop's). */
+void cairn__image_drain(struct cairn_image *img);
 
 #endif

@@ -1,7 +1,8 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
  * function per command; each area's file (status.c, mon.c, osd.c, pool.c,
- * auth.c, config.c, object.c, bench.c) holds its commands; health.c the
+ * auth.c, config.c, object.c, bench.c, image.c and image_xfer.c) holds its
+ * commands; health.c the
  * health rules and PG states;
  * output.c prints tables and JSON. */
 #ifndef CAIRN_TOOLS_CLI_H
@@ -11,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "client/cairn_admin.h"
+#include "client/image.h"
 
 /* Exit status (DESIGN.md §8). */
 #define CLI_EXIT_OK 0
@@ -136,12 +139,54 @@ int cli_pool_open(struct cli_ctx *ctx, const char *name, int32_t *pool);
 int cli_fail_errno(struct cli_ctx *ctx, int err);
 /* Lists every object of @pool into @fn. 0 or -errno (or @fn's non-zero). */
 int cli_list_all(struct cli_ctx *ctx, int32_t pool, cairn_list_fn fn, void *arg);
+/* Reads up to @len bytes from @fd, less only at the end of input: the
+ * count or -errno. */
+ssize_t cli_read_full(int fd, void *buf, size_t len);
+/* Writes all @len bytes to @fd: 0 or -errno. */
+int cli_write_full(int fd, const void *buf, size_t len);
 int cli_put(struct cli_ctx *ctx, int argc, char **argv);
 int cli_get(struct cli_ctx *ctx, int argc, char **argv);
 int cli_stat(struct cli_ctx *ctx, int argc, char **argv);
 int cli_rm(struct cli_ctx *ctx, int argc, char **argv);
 int cli_ls(struct cli_ctx *ctx, int argc, char **argv);
 int cli_bench(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- image.c, image_xfer.c ------------------------------------------------ */
+
+#define CLI_IMAGE_ARGS_MAX 2
+#define CLI_IMAGE_SIZE 1u        /* --size SIZE is required */
+#define CLI_IMAGE_OBJECT_SIZE 2u /* --object-size SIZE is allowed */
+
+/* The arguments of an image command: positionals and the options. */
+struct cli_image_args {
+    const char *pos[CLI_IMAGE_ARGS_MAX];
+    int n;
+    const char *pool;     /* --pool, else CAIRN_IMAGE_DEFAULT_POOL */
+    uint64_t size;        /* --size */
+    uint32_t object_size; /* --object-size, 0 for the default */
+};
+
+/* Parses @argv: [@min, @max] positionals, --pool, and what @flags allow.
+ * CLI_EXIT_OK or a usage error (printed). */
+int cli_image_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_image_args *a,
+                   unsigned flags, int min, int max);
+/* Looks pool @name up (after connecting); with @create, the default pool
+ * is created with the monitor's defaults when missing. CLI_EXIT_OK or
+ * CLI_EXIT_FAIL (printed). */
+int cli_image_pool(struct cli_ctx *ctx, const char *name, bool create, int32_t *pool);
+/* Opens image @name of @a's pool. CLI_EXIT_OK or CLI_EXIT_FAIL (printed). */
+int cli_image_open(struct cli_ctx *ctx, const struct cli_image_args *a, const char *name,
+                   struct cairn_image **img);
+/* Prints the reason for an image call's @err ("no such image", ...) and
+ * returns CLI_EXIT_FAIL, or CLI_EXIT_USAGE for a bad name (-EINVAL). */
+int cli_image_fail(struct cli_ctx *ctx, int err);
+int cli_image_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_info(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_resize(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_import(struct cli_ctx *ctx, int argc, char **argv);
+int cli_image_export(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- output.c ------------------------------------------------------------ */
 
@@ -192,5 +237,19 @@ void cli_table_fini(struct cli_table *t);
 void cli_weight_format(uint32_t weight, char *buf, size_t len);
 /* The fsid as a UUID string (37 bytes with NUL). */
 void cli_uuid_format(const uint8_t uuid[16], char out[37]);
+
+/* ---- object.c: name lists (ls, image ls) ------------------------------------ */
+
+/* A list of names on stdout: one per line, or one JSON list with --json. */
+struct cli_names {
+    struct cli_json j;
+    bool json;
+};
+void cli_names_begin(struct cli_ctx *ctx, struct cli_names *ns);
+/* Adds @name; a cairn_list_fn and cairn_image_list_fn with @arg a struct
+ * cli_names. Returns 0. */
+int cli_names_add(const char *name, void *arg);
+/* Closes the JSON list, ending the document when @ok. */
+void cli_names_end(struct cli_names *ns, bool ok);
 
 #endif

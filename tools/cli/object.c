@@ -55,8 +55,7 @@ static int object_args(struct cli_ctx *ctx, int argc, char **argv, int min, int 
     return CLI_EXIT_OK;
 }
 
-/* Reads up to @len bytes (less only at the end of input). */
-static ssize_t read_full(int fd, void *buf, size_t len)
+ssize_t cli_read_full(int fd, void *buf, size_t len)
 {
     size_t got = 0;
 
@@ -73,7 +72,7 @@ static ssize_t read_full(int fd, void *buf, size_t len)
     return (ssize_t)got;
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+int cli_write_full(int fd, const void *buf, size_t len)
 {
     size_t off = 0;
 
@@ -116,7 +115,7 @@ static int put_chunked(struct cli_ctx *ctx, int32_t pool, const char *oid, int f
         }
         if (r < 0)
             return cli_fail_errno(ctx, r);
-        ssize_t got = read_full(fd, buf, CLI_CHUNK);
+        ssize_t got = cli_read_full(fd, buf, CLI_CHUNK);
         if (got < 0)
             return cli_fail(ctx, "reading the input: %s", strerror((int)-got));
         if (got == 0)
@@ -141,7 +140,7 @@ int cli_put(struct cli_ctx *ctx, int argc, char **argv)
     }
     /* One byte over the op limit tells the single-op path from the chunked. */
     char *buf = malloc((size_t)CAIRN_OP_DATA_MAX + 1);
-    ssize_t got = buf ? read_full(fd, buf, (size_t)CAIRN_OP_DATA_MAX + 1) : -ENOMEM;
+    ssize_t got = buf ? cli_read_full(fd, buf, (size_t)CAIRN_OP_DATA_MAX + 1) : -ENOMEM;
     if (got < 0) {
         r = cli_fail(ctx, "reading %s: %s", argc == 3 ? argv[2] : "stdin", strerror((int)-got));
     } else if (got <= (ssize_t)CAIRN_OP_DATA_MAX) {
@@ -183,7 +182,7 @@ int cli_get(struct cli_ctx *ctx, int argc, char **argv)
             r = cli_fail(ctx, "%s: %s", path, strerror(errno));
             break;
         }
-        if ((e = write_full(fd, buf, n)) < 0) {
+        if ((e = cli_write_full(fd, buf, n)) < 0) {
             r = cli_fail(ctx, "writing %s: %s", path ? path : "stdout", strerror(-e));
             break;
         }
@@ -255,20 +254,32 @@ int cli_rm(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- ls ---- */
 
-struct ls_state {
-    struct cli_json j;
-    bool json;
-};
-
-static int ls_one(const char *name, void *arg)
+void cli_names_begin(struct cli_ctx *ctx, struct cli_names *ns)
 {
-    struct ls_state *ls = arg;
+    ns->json = ctx->json;
+    cli_json_init(&ns->j, stdout);
+    if (ns->json)
+        cli_json_arr_begin(&ns->j, NULL);
+}
 
-    if (ls->json)
-        cli_json_str(&ls->j, NULL, name);
+int cli_names_add(const char *name, void *arg)
+{
+    struct cli_names *ns = arg;
+
+    if (ns->json)
+        cli_json_str(&ns->j, NULL, name);
     else
         printf("%s\n", name);
     return 0;
+}
+
+void cli_names_end(struct cli_names *ns, bool ok)
+{
+    if (!ns->json)
+        return;
+    cli_json_arr_end(&ns->j);
+    if (ok)
+        cli_json_finish(&ns->j);
 }
 
 int cli_list_all(struct cli_ctx *ctx, int32_t pool, cairn_list_fn fn, void *arg)
@@ -284,20 +295,14 @@ int cli_list_all(struct cli_ctx *ctx, int32_t pool, cairn_list_fn fn, void *arg)
 
 int cli_ls(struct cli_ctx *ctx, int argc, char **argv)
 {
-    struct ls_state ls = {.json = ctx->json};
+    struct cli_names ns;
     int32_t pool;
     int r = cli_want_args(ctx, argc, argv, 1);
 
     if (r != CLI_EXIT_OK || (r = cli_pool_open(ctx, argv[0], &pool)) != CLI_EXIT_OK)
         return r;
-    cli_json_init(&ls.j, stdout);
-    if (ls.json)
-        cli_json_arr_begin(&ls.j, NULL);
-    r = cli_list_all(ctx, pool, ls_one, &ls);
-    if (ls.json) {
-        cli_json_arr_end(&ls.j);
-        if (r == 0)
-            cli_json_finish(&ls.j);
-    }
+    cli_names_begin(ctx, &ns);
+    r = cli_list_all(ctx, pool, cli_names_add, &ns);
+    cli_names_end(&ns, r == 0);
     return r < 0 ? cli_fail_errno(ctx, r) : CLI_EXIT_OK;
 }
