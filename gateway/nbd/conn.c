@@ -1,0 +1,606 @@
+/* A cairn-nbd connection: its lifetime, the fixed newstyle handshake and
+ * the option phase (NBD spec "Option haggling"). The transmission phase is
+ * in xmit.c. Runs on the server's loop thread; the wire format is
+ * proto.c's.
+ *
+ *   accept: send greeting (FIXED_NEWSTYLE | NO_ZEROES)
+ *     FLAGS --client flags ok--> OPT <----------------------------+
+ *                                 | header, length ok             |
+ *                                 +--> OPT_DATA --option replied--+
+ *                                 | oversize (not EXPORT_NAME)    |
+ *                                 +--> OPT_SKIP --ERR_TOO_BIG-----+
+ *     OPT_DATA --EXPORT_NAME / GO ok--> REQ <--> PAYLOAD | DROP   (xmit.c)
+ *     OPT_DATA --ABORT--> DRAIN;  REQ --DISC or SIGTERM--> DRAIN
+ *     DRAIN --nothing in flight, output flushed: shutdown(SHUT_WR)--> LINGER
+ *     LINGER --client EOF, or GW_NBD_LINGER_S--> CLOSED
+ *       (closing with unread input would send a RST that can destroy the
+ *       replies still in flight to the client)
+ *     any --EOF, socket error, protocol violation--> CLOSED
+ *     CLOSED --last in-flight request completes--> freed
+ *
+ * Invariants (conn_check()):
+ *   1. c->bev is NULL exactly in CLOSED.
+ *   2. c->img is set in REQ, PAYLOAD and DROP (and maybe DRAIN, CLOSED).
+ *   3. c->cur is set exactly in PAYLOAD.
+ *   4. n_inflight ios are owned by libcairn; the others are on free_ios or
+ *      are c->cur. */
+#include "gateway/nbd/internal.h"
+
+#include "common/assert.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#define S(x) (1u << GW_NBD_CONN_##x)
+static const uint32_t allowed_next[] = {
+    [GW_NBD_CONN_FLAGS] = S(OPT) | S(CLOSED),
+    [GW_NBD_CONN_OPT] = S(OPT_DATA) | S(OPT_SKIP) | S(CLOSED),
+    [GW_NBD_CONN_OPT_DATA] = S(OPT) | S(REQ) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_OPT_SKIP] = S(OPT) | S(CLOSED),
+    [GW_NBD_CONN_REQ] = S(PAYLOAD) | S(DROP) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_PAYLOAD] = S(REQ) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_DROP] = S(REQ) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_DRAIN] = S(LINGER) | S(CLOSED),
+    [GW_NBD_CONN_LINGER] = S(CLOSED),
+    [GW_NBD_CONN_CLOSED] = 0,
+};
+
+static void conn_check(const struct gw_nbd_conn *c)
+{
+    CAIRN_ASSERT((c->bev == NULL) == (c->state == GW_NBD_CONN_CLOSED));
+    CAIRN_ASSERT((c->cur != NULL) == (c->state == GW_NBD_CONN_PAYLOAD));
+    if (c->state == GW_NBD_CONN_REQ || c->state == GW_NBD_CONN_PAYLOAD ||
+        c->state == GW_NBD_CONN_DROP)
+        CAIRN_ASSERT(c->img != NULL);
+    CAIRN_ASSERT(c->n_inflight <= GW_NBD_INFLIGHT_MAX);
+}
+
+void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next)
+{
+    CAIRN_ASSERT(allowed_next[c->state] & (1u << next));
+    c->state = next;
+}
+
+/* ---- lifetime ---- */
+
+static void conn_free(struct gw_nbd_conn *c)
+{
+    CAIRN_ASSERT(c->state == GW_NBD_CONN_CLOSED && c->n_inflight == 0);
+    if (c->img)
+        cairn_image_close(c->img);
+    gw_nbd__server_conn_gone(c->srv, c);
+    free(c);
+}
+
+/* Forgets a WRITE whose payload was still arriving: it was never acked. */
+static void drop_cur(struct gw_nbd_conn *c)
+{
+    if (!c->cur)
+        return;
+    c->inflight_bytes -= c->cur->req.length;
+    free(c->cur->buf);
+    c->cur->buf = NULL;
+    c->cur->next = c->free_ios;
+    c->free_ios = c->cur;
+    c->cur = NULL;
+}
+
+void gw_nbd__conn_close(struct gw_nbd_conn *c, const char *why)
+{
+    if (c->state != GW_NBD_CONN_CLOSED) {
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_GATEWAY, "nbd %s: closed: %s", c->peer, why);
+        bufferevent_free(c->bev);
+        c->bev = NULL;
+        drop_cur(c);
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_CLOSED);
+    }
+    if (c->n_inflight == 0)
+        conn_free(c);
+}
+
+bool gw_nbd__conn_maybe_finish(struct gw_nbd_conn *c)
+{
+    struct timeval linger = {.tv_sec = GW_NBD_LINGER_S};
+
+    if (c->state != GW_NBD_CONN_DRAIN || c->n_inflight > 0 ||
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+        return false;
+    if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
+        gw_nbd__conn_close(c, "done");
+        return true;
+    }
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_LINGER);
+    bufferevent_set_timeouts(c->bev, &linger, NULL);
+    bufferevent_enable(c->bev, EV_READ);
+    return true;
+}
+
+void gw_nbd__conn_drain(struct gw_nbd_conn *c)
+{
+    drop_cur(c);
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_DRAIN);
+    bufferevent_disable(c->bev, EV_READ);
+    gw_nbd__conn_maybe_finish(c);
+}
+
+void gw_nbd__conn_shutdown(struct gw_nbd_conn *c)
+{
+    switch (c->state) {
+    case GW_NBD_CONN_REQ:
+    case GW_NBD_CONN_PAYLOAD:
+    case GW_NBD_CONN_DROP:
+        gw_nbd__conn_drain(c);
+        break;
+    case GW_NBD_CONN_DRAIN:
+    case GW_NBD_CONN_LINGER:
+    case GW_NBD_CONN_CLOSED:
+        break;
+    default:
+        gw_nbd__conn_close(c, "server shutting down");
+    }
+}
+
+/* ---- option replies ---- */
+
+static void send_rep(struct gw_nbd_conn *c, uint32_t type, const void *a, size_t a_len,
+                     const void *b, size_t b_len)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    uint8_t hdr[GW_NBD_REP_HDR_LEN];
+
+    gw_nbd_encode_rep_hdr(hdr, c->opt.opt, type, (uint32_t)(a_len + b_len));
+    evbuffer_add(out, hdr, sizeof(hdr));
+    if (a_len)
+        evbuffer_add(out, a, a_len);
+    if (b_len)
+        evbuffer_add(out, b, b_len);
+}
+
+/* An error reply with a message for people (spec: error replies MAY carry
+ * a string). */
+static void send_err(struct gw_nbd_conn *c, uint32_t type, const char *msg)
+{
+    cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_GATEWAY, "nbd %s: option %u refused: %s", c->peer,
+              c->opt.opt, msg);
+    send_rep(c, type, msg, strlen(msg), NULL, 0);
+}
+
+static void send_ack(struct gw_nbd_conn *c)
+{
+    send_rep(c, GW_NBD_REP_ACK, NULL, 0, NULL, 0);
+}
+
+static uint16_t export_flags(const struct gw_nbd_conn *c)
+{
+    return GW_NBD_FLAG_HAS_FLAGS | GW_NBD_FLAG_SEND_FLUSH | GW_NBD_FLAG_SEND_FUA |
+           GW_NBD_FLAG_SEND_TRIM | GW_NBD_FLAG_SEND_WRITE_ZEROES | GW_NBD_FLAG_CAN_MULTI_CONN |
+           (c->structured ? GW_NBD_FLAG_SEND_DF : 0);
+}
+
+/* ---- exports ---- */
+
+static int open_export(struct gw_nbd_conn *c, const char *name, uint32_t len,
+                       struct cairn_image **img)
+{
+    char cname[CAIRN_IMAGE_NAME_MAX + 1];
+    int32_t pool;
+    int r;
+
+    if (len == 0 || len > CAIRN_IMAGE_NAME_MAX || memchr(name, '\0', len))
+        return -ENOENT;
+    memcpy(cname, name, len);
+    cname[len] = '\0';
+    if ((r = gw_nbd__server_pool(c->srv, &pool)) < 0)
+        return r;
+    r = cairn_image_open(c->srv->cairn, pool, cname, img);
+    if (r < 0 && r != -ENOENT)
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd %s: open %s/%s: %s", c->peer,
+                  c->srv->pool_name, cname, strerror(-r));
+    return r == -EINVAL ? -ENOENT : r;
+}
+
+/* Enters transmission on @img (taken over). */
+static void start_transmission(struct gw_nbd_conn *c, struct cairn_image *img, const char *name,
+                               uint32_t name_len)
+{
+    c->img = img;
+    c->lim.size = cairn_image_size(img);
+    c->lim.payload_max = GW_NBD_PAYLOAD_MAX;
+    c->lim.structured = c->structured;
+    /* Spec, NBD_OPT_SET_META_CONTEXT: contexts apply to the export they were
+     * set for. */
+    c->lim.meta_alloc = c->meta_alloc && strlen(c->meta_export) == name_len &&
+                        memcmp(c->meta_export, name, name_len) == 0;
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_REQ);
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_GATEWAY, "nbd %s: export %.*s, %llu bytes%s", c->peer,
+              (int)name_len, name, (unsigned long long)c->lim.size,
+              c->structured ? ", structured replies" : "");
+}
+
+static int opt_export_name(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
+{
+    uint8_t rep[GW_NBD_EXPORT_NAME_REPLY_LEN];
+    struct cairn_image *img;
+    size_t n;
+
+    /* Spec: NBD_OPT_EXPORT_NAME has no error reply; the server MUST close. */
+    if (open_export(c, (const char *)data, len, &img) < 0) {
+        gw_nbd__conn_close(c, "NBD_OPT_EXPORT_NAME of an unknown export");
+        return -1;
+    }
+    n = gw_nbd_encode_export_name_reply(rep, cairn_image_size(img), export_flags(c),
+                                        c->client_flags & GW_NBD_FLAG_C_NO_ZEROES);
+    evbuffer_add(bufferevent_get_output(c->bev), rep, n);
+    start_transmission(c, img, (const char *)data, len);
+    return 0;
+}
+
+static void send_infos(struct gw_nbd_conn *c, const struct gw_nbd_info_req *req, uint64_t size)
+{
+    uint8_t buf[GW_NBD_INFO_BLOCK_SIZE_LEN];
+    char desc[300];
+    size_t n;
+
+    n = gw_nbd_encode_info_export(buf, size, export_flags(c));
+    send_rep(c, GW_NBD_REP_INFO, buf, n, NULL, 0);
+    /* Always sent: qemu and libnbd use it to size requests. */
+    n = gw_nbd_encode_info_block_size(buf, GW_NBD_BLOCK_MIN, GW_NBD_BLOCK_PREFERRED,
+                                      GW_NBD_PAYLOAD_MAX);
+    send_rep(c, GW_NBD_REP_INFO, buf, n, NULL, 0);
+    for (uint16_t i = 0; i < req->n_info; i++) {
+        if (req->info[i] == GW_NBD_INFO_NAME) {
+            n = gw_nbd_encode_info_string_hdr(buf, GW_NBD_INFO_NAME);
+            send_rep(c, GW_NBD_REP_INFO, buf, n, req->name, req->name_len);
+        } else if (req->info[i] == GW_NBD_INFO_DESCRIPTION) {
+            n = gw_nbd_encode_info_string_hdr(buf, GW_NBD_INFO_DESCRIPTION);
+            snprintf(desc, sizeof(desc), "cairn image %s/%.*s", c->srv->pool_name,
+                     (int)req->name_len, req->name);
+            send_rep(c, GW_NBD_REP_INFO, buf, n, desc, strlen(desc));
+        }
+    }
+}
+
+static int opt_info_go(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len, bool go)
+{
+    struct gw_nbd_info_req req;
+    struct cairn_image *img;
+    int r;
+
+    if (gw_nbd_parse_info_req(data, len, &req) < 0) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "malformed NBD_OPT_INFO/GO");
+        return 0;
+    }
+    if (c->srv->stopping) {
+        send_err(c, GW_NBD_REP_ERR_SHUTDOWN, "server shutting down");
+        return 0;
+    }
+    if ((r = open_export(c, req.name, req.name_len, &img)) < 0) {
+        send_err(c, r == -ENOENT ? GW_NBD_REP_ERR_UNKNOWN : GW_NBD_REP_ERR_PLATFORM,
+                 r == -ENOENT ? "no such image (and no default export)" : strerror(-r));
+        return 0;
+    }
+    send_infos(c, &req, cairn_image_size(img));
+    send_ack(c);
+    if (go)
+        start_transmission(c, img, req.name, req.name_len);
+    else
+        cairn_image_close(img);
+    return 0;
+}
+
+struct list_ctx {
+    struct gw_nbd_conn *c;
+};
+
+static int list_one(const char *name, void *arg)
+{
+    struct list_ctx *lc = arg;
+    uint8_t hdr[4];
+    uint32_t len = (uint32_t)strlen(name);
+
+    gw_nbd_encode_rep_server_hdr(hdr, len);
+    send_rep(lc->c, GW_NBD_REP_SERVER, hdr, sizeof(hdr), name, len);
+    return 0;
+}
+
+static int opt_list(struct gw_nbd_conn *c, uint32_t len)
+{
+    struct list_ctx lc = {c};
+    int32_t pool;
+    int r;
+
+    if (len != 0) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
+        return 0;
+    }
+    r = gw_nbd__server_pool(c->srv, &pool);
+    if (r == 0)
+        r = cairn_image_list(c->srv->cairn, pool, list_one, &lc);
+    if (r < 0 && r != -ENOENT) {
+        /* Replies already sent stand; the error ends the list. */
+        send_err(c, GW_NBD_REP_ERR_PLATFORM, strerror(-r));
+        return 0;
+    }
+    send_ack(c);
+    return 0;
+}
+
+static void send_meta_context(struct gw_nbd_conn *c)
+{
+    static const char name[] = GW_NBD_META_BASE_ALLOCATION;
+    uint8_t hdr[4];
+
+    gw_nbd_encode_rep_meta_hdr(hdr, GW_NBD_META_CONTEXT_ID);
+    send_rep(c, GW_NBD_REP_META_CONTEXT, hdr, sizeof(hdr), name, sizeof(name) - 1);
+}
+
+static int opt_meta(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len, bool list)
+{
+    struct gw_nbd_meta_req req;
+    uint32_t pos = 0, q_len;
+    const char *q;
+    bool found = false;
+
+    /* Spec: SET_META_CONTEXT before structured replies is NBD_REP_ERR_INVALID. */
+    if (!list && !c->structured) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "structured replies not negotiated");
+        return 0;
+    }
+    if (gw_nbd_parse_meta_req(data, len, &req) < 0) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "malformed meta context request");
+        return 0;
+    }
+    for (uint32_t i = 0; i < req.n_queries; i++) {
+        gw_nbd_meta_query_next(&req, &pos, &q, &q_len);
+        found |= gw_nbd_meta_query_matches(q, q_len, list);
+    }
+    /* Spec: LIST with no queries lists every context the server has. */
+    if (list && req.n_queries == 0)
+        found = true;
+    if (!list) {
+        c->meta_alloc = found && req.name_len <= CAIRN_IMAGE_NAME_MAX;
+        memcpy(c->meta_export, req.name, c->meta_alloc ? req.name_len : 0);
+        c->meta_export[c->meta_alloc ? req.name_len : 0] = '\0';
+    }
+    if (found)
+        send_meta_context(c);
+    send_ack(c);
+    return 0;
+}
+
+/* Handles the option in c->opt with its payload; 0 to go on, -1 closed. */
+static int handle_option(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
+{
+    cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_GATEWAY, "nbd %s: option %u, %u bytes", c->peer,
+              c->opt.opt, len);
+    switch (c->opt.opt) {
+    case GW_NBD_OPT_EXPORT_NAME:
+        return opt_export_name(c, data, len);
+    case GW_NBD_OPT_ABORT:
+        /* Spec: the server SHOULD reply with NBD_REP_ACK, then close. */
+        send_ack(c);
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_DRAIN);
+        bufferevent_disable(c->bev, EV_READ);
+        gw_nbd__conn_maybe_finish(c);
+        return -1;
+    case GW_NBD_OPT_LIST:
+        return opt_list(c, len);
+    case GW_NBD_OPT_INFO:
+    case GW_NBD_OPT_GO:
+        return opt_info_go(c, data, len, c->opt.opt == GW_NBD_OPT_GO);
+    case GW_NBD_OPT_STRUCTURED_REPLY:
+        if (len != 0) {
+            send_err(c, GW_NBD_REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
+            return 0;
+        }
+        c->structured = true;
+        send_ack(c);
+        return 0;
+    case GW_NBD_OPT_LIST_META_CONTEXT:
+    case GW_NBD_OPT_SET_META_CONTEXT:
+        return opt_meta(c, data, len, c->opt.opt == GW_NBD_OPT_LIST_META_CONTEXT);
+    default:
+        /* Including NBD_OPT_STARTTLS: TLS is not implemented yet. */
+        send_err(c, GW_NBD_REP_ERR_UNSUP, "option not supported");
+        return 0;
+    }
+}
+
+/* ---- input, by state: 1 progressed, 0 needs more input, -1 closed ---- */
+
+bool gw_nbd__take(struct evbuffer *in, void *buf, size_t len)
+{
+    if (evbuffer_get_length(in) < len)
+        return false;
+    evbuffer_remove(in, buf, len);
+    return true;
+}
+
+bool gw_nbd__skip(struct gw_nbd_conn *c, struct evbuffer *in)
+{
+    size_t n = CAIRN_MIN(evbuffer_get_length(in), (size_t)c->skip_left);
+
+    evbuffer_drain(in, n);
+    c->skip_left -= (uint32_t)n;
+    return c->skip_left == 0;
+}
+
+static int step_flags(struct gw_nbd_conn *c, struct evbuffer *in)
+{
+    uint8_t buf[GW_NBD_CLIENT_FLAGS_LEN];
+
+    if (!gw_nbd__take(in, buf, sizeof(buf)))
+        return 0;
+    if (gw_nbd_parse_client_flags(buf, &c->client_flags) < 0) {
+        gw_nbd__conn_close(c, "bad client flags");
+        return -1;
+    }
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
+    return 1;
+}
+
+static int step_opt_hdr(struct gw_nbd_conn *c, struct evbuffer *in)
+{
+    uint8_t buf[GW_NBD_OPT_HDR_LEN];
+
+    /* A client that sends options without reading the replies. */
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) >= GW_NBD_INFLIGHT_BYTES_MAX) {
+        bufferevent_disable(c->bev, EV_READ);
+        c->read_paused = true;
+        return 0;
+    }
+    if (!gw_nbd__take(in, buf, sizeof(buf)))
+        return 0;
+    if (gw_nbd_parse_opt_hdr(buf, &c->opt) < 0) {
+        gw_nbd__conn_close(c, "bad option magic");
+        return -1;
+    }
+    switch (gw_nbd_opt_len_verdict(&c->opt)) {
+    case GW_NBD_OPT_READ:
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT_DATA);
+        return 1;
+    case GW_NBD_OPT_DISCARD:
+        c->skip_left = c->opt.len;
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT_SKIP);
+        return 1;
+    default:
+        gw_nbd__conn_close(c, "option too large");
+        return -1;
+    }
+}
+
+static int step_opt_data(struct gw_nbd_conn *c, struct evbuffer *in)
+{
+    uint32_t len = c->opt.len;
+    const uint8_t *data;
+    int r;
+
+    if (evbuffer_get_length(in) < len)
+        return 0;
+    /* Bounded by GW_NBD_OPT_DATA_MAX (gw_nbd_opt_len_verdict). */
+    data = len ? evbuffer_pullup(in, len) : (const uint8_t *)"";
+    if (!data) {
+        gw_nbd__conn_close(c, "out of memory");
+        return -1;
+    }
+    r = handle_option(c, data, len);
+    if (r < 0)
+        return -1;
+    evbuffer_drain(in, len);
+    if (c->state == GW_NBD_CONN_OPT_DATA)
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
+    return 1;
+}
+
+static int step_opt_skip(struct gw_nbd_conn *c, struct evbuffer *in)
+{
+    if (!gw_nbd__skip(c, in))
+        return 0;
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
+    /* Spec, NBD_REP_ERR_TOO_BIG: the request is too large to process. */
+    send_err(c, GW_NBD_REP_ERR_TOO_BIG, "option data too large");
+    return 1;
+}
+
+static int step(struct gw_nbd_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    switch (c->state) {
+    case GW_NBD_CONN_FLAGS:
+        return step_flags(c, in);
+    case GW_NBD_CONN_OPT:
+        return step_opt_hdr(c, in);
+    case GW_NBD_CONN_OPT_DATA:
+        return step_opt_data(c, in);
+    case GW_NBD_CONN_OPT_SKIP:
+        return step_opt_skip(c, in);
+    case GW_NBD_CONN_REQ:
+    case GW_NBD_CONN_PAYLOAD:
+    case GW_NBD_CONN_DROP:
+        return gw_nbd__xmit_step(c);
+    case GW_NBD_CONN_LINGER:
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void gw_nbd__conn_process(struct gw_nbd_conn *c)
+{
+    int r;
+
+    do {
+        conn_check(c);
+        r = step(c);
+    } while (r > 0);
+}
+
+/* ---- socket callbacks ---- */
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    gw_nbd__conn_process(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct gw_nbd_conn *c = arg;
+
+    if (!gw_nbd__conn_maybe_finish(c))
+        gw_nbd__xmit_resume(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct gw_nbd_conn *c = arg;
+
+    if (c->state == GW_NBD_CONN_LINGER)
+        gw_nbd__conn_close(c, "done");
+    else if (what & BEV_EVENT_EOF)
+        gw_nbd__conn_close(c, "client closed the connection");
+    else if (what & BEV_EVENT_ERROR)
+        gw_nbd__conn_close(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+int gw_nbd__conn_create(struct gw_nbd_server *srv, int fd, const char *peer)
+{
+    struct gw_nbd_conn *c = calloc(1, sizeof(*c));
+    uint8_t greeting[GW_NBD_GREETING_LEN];
+
+    if (!c)
+        return -ENOMEM;
+    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->srv = srv;
+    c->state = GW_NBD_CONN_FLAGS;
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    for (unsigned i = 0; i < GW_NBD_INFLIGHT_MAX; i++) {
+        c->ios[i].conn = c;
+        c->ios[i].next = c->free_ios;
+        c->free_ios = &c->ios[i];
+    }
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->n_conns++;
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    gw_nbd_encode_greeting(greeting);
+    bufferevent_write(c->bev, greeting, sizeof(greeting));
+    cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_GATEWAY, "nbd %s: connected", peer);
+    return 0;
+}

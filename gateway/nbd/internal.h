@@ -1,0 +1,148 @@
+/* cairn-nbd internals: the server (server.c: listeners, the completion
+ * queue from libcairn's thread, signals), a connection's handshake and
+ * option phase (conn.c) and its transmission phase (xmit.c). Everything
+ * here belongs to the server's loop thread, except the completion queue
+ * (srv->done_*, under srv->done_lock). */
+#ifndef CAIRN_GATEWAY_NBD_INTERNAL_H
+#define CAIRN_GATEWAY_NBD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client/cairn.h"
+#include "client/image.h"
+#include "gateway/nbd/proto.h"
+
+struct event_base;
+struct event;
+struct bufferevent;
+struct evconnlistener;
+struct evbuffer;
+
+#define GW_NBD_LISTENERS_MAX 16u
+#define GW_NBD_INFLIGHT_MAX 64u                /* requests in flight per connection */
+#define GW_NBD_INFLIGHT_BYTES_MAX (64u << 20)  /* data bytes held per connection */
+#define GW_NBD_STATUS_LEN_MAX (256u << 20)     /* one BLOCK_STATUS reply covers at most */
+#define GW_NBD_EXTENTS_MAX 256u                /* descriptors in one BLOCK_STATUS reply */
+#define GW_NBD_META_CONTEXT_ID 1u              /* base:allocation */
+#define GW_NBD_LINGER_S 5                      /* wait for the client's EOF */
+
+struct gw_nbd_server_opts {
+    struct cairn *cairn;  /* borrowed; outlives the server */
+    const char *pool;     /* pool name, e.g. "images" */
+    const char *listen[GW_NBD_LISTENERS_MAX]; /* HOST:PORT */
+    unsigned n_listen;
+    const char *socket;   /* unix socket path or NULL */
+};
+
+/* One request from receipt to reply. Pooled per connection (conn->ios);
+ * only the data buffer is allocated per request. */
+struct gw_nbd_io {
+    struct gw_nbd_io *next;     /* free list, or the server's done queue */
+    struct gw_nbd_conn *conn;
+    struct gw_nbd_request req;
+    uint8_t *buf;               /* READ/WRITE data, req.length bytes */
+    uint32_t got;               /* WRITE payload bytes received */
+    int result;                 /* 0 or -errno, set by the libcairn callback */
+};
+
+/* Connection states; see the diagram in conn.c. */
+enum gw_nbd_conn_state {
+    GW_NBD_CONN_FLAGS,      /* greeting sent, waiting for client flags */
+    GW_NBD_CONN_OPT,        /* waiting for an option header */
+    GW_NBD_CONN_OPT_DATA,   /* waiting for an option's payload */
+    GW_NBD_CONN_OPT_SKIP,   /* dropping an oversize option's payload */
+    GW_NBD_CONN_REQ,        /* transmission: waiting for a request header */
+    GW_NBD_CONN_PAYLOAD,    /* receiving a WRITE's payload into conn->cur */
+    GW_NBD_CONN_DROP,       /* dropping a refused WRITE's payload */
+    GW_NBD_CONN_DRAIN,      /* no more input: finish in-flight, flush replies */
+    GW_NBD_CONN_LINGER,     /* our side shut down; dropping input until EOF */
+    GW_NBD_CONN_CLOSED,     /* socket gone; freed when nothing is in flight */
+};
+
+struct gw_nbd_conn {
+    struct gw_nbd_server *srv;
+    struct gw_nbd_conn *prev, *next;  /* srv->conns */
+    struct bufferevent *bev;          /* NULL once CLOSED */
+    enum gw_nbd_conn_state state;
+    char peer[80];                    /* for log lines */
+    uint32_t client_flags;
+    struct gw_nbd_opt_hdr opt;        /* the option being read */
+    uint32_t skip_left;               /* OPT_SKIP / DROP bytes still to drop */
+    bool structured;                  /* NBD_OPT_STRUCTURED_REPLY acked */
+    bool meta_alloc;                  /* base:allocation set for meta_export */
+    char meta_export[CAIRN_IMAGE_NAME_MAX + 1];
+    struct cairn_image *img;          /* the export, from NBD_OPT_GO on */
+    struct gw_nbd_limits lim;
+    struct gw_nbd_io *cur;            /* WRITE whose payload is arriving */
+    struct gw_nbd_io *free_ios;
+    unsigned n_inflight;              /* ios handed to libcairn */
+    uint64_t inflight_bytes;
+    bool read_paused;                 /* EV_READ off for backpressure */
+    struct gw_nbd_io ios[GW_NBD_INFLIGHT_MAX];
+};
+
+struct gw_nbd_server {
+    struct event_base *base;
+    struct cairn *cairn;
+    char pool_name[256];
+    int32_t pool;                     /* -1 until found */
+    struct evconnlistener *listeners[GW_NBD_LISTENERS_MAX + 1];
+    unsigned n_listeners;
+    char *socket_path;                /* to unlink at exit */
+    struct gw_nbd_conn *conns;
+    unsigned n_conns;
+    bool stopping;
+    struct event *sig_term, *sig_int, *done_ev;
+    int done_fd;                      /* eventfd: completions queued */
+    pthread_mutex_t done_lock;        /* guards done_head/done_tail */
+    struct gw_nbd_io *done_head, *done_tail;
+};
+
+/* server.c */
+int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_server **out);
+/* Runs the loop until SIGTERM/SIGINT and the last connection is gone. */
+int gw_nbd_server_run(struct gw_nbd_server *srv);
+void gw_nbd_server_destroy(struct gw_nbd_server *srv);
+/* The pool id, looking it up on first use. -ENOENT. */
+int gw_nbd__server_pool(struct gw_nbd_server *srv, int32_t *pool);
+/* The libcairn callback of every image aio: queues @arg (a gw_nbd_io) for
+ * the loop thread. Runs on libcairn's thread. */
+void gw_nbd__io_done(int result, void *arg);
+/* Called by conn.c when a connection is freed. */
+void gw_nbd__server_conn_gone(struct gw_nbd_server *srv, struct gw_nbd_conn *c);
+
+/* conn.c */
+/* Takes ownership of @fd. */
+int gw_nbd__conn_create(struct gw_nbd_server *srv, int fd, const char *peer);
+/* Input is available or can be processed again (after backpressure). */
+void gw_nbd__conn_process(struct gw_nbd_conn *c);
+void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next);
+/* Closes the socket now; frees @c once nothing is in flight. */
+void gw_nbd__conn_close(struct gw_nbd_conn *c, const char *why);
+/* Stop reading; once in-flight requests are answered and flushed, shut
+ * down our side and linger (conn.c's diagram). */
+void gw_nbd__conn_drain(struct gw_nbd_conn *c);
+/* Moves a DRAIN connection whose work is done on to LINGER (or closes
+ * it); true when it did. */
+bool gw_nbd__conn_maybe_finish(struct gw_nbd_conn *c);
+/* Server shutdown: close in handshake, drain in transmission. */
+void gw_nbd__conn_shutdown(struct gw_nbd_conn *c);
+/* Moves @len bytes of input into @buf; false (nothing taken) when fewer
+ * are buffered. */
+bool gw_nbd__take(struct evbuffer *in, void *buf, size_t len);
+/* Drops up to c->skip_left bytes of input; true when none are left. */
+bool gw_nbd__skip(struct gw_nbd_conn *c, struct evbuffer *in);
+
+/* xmit.c */
+/* One step of the transmission phase: 1 progressed, 0 needs input or is
+ * paused, -1 the connection was closed. */
+int gw_nbd__xmit_step(struct gw_nbd_conn *c);
+/* Reads again after backpressure (either phase), once below the limits. */
+void gw_nbd__xmit_resume(struct gw_nbd_conn *c);
+/* A completion from the done queue, on the loop thread. */
+void gw_nbd__xmit_complete(struct gw_nbd_io *io);
+
+#endif

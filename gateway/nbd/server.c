@@ -1,0 +1,289 @@
+/* cairn-nbd's server: the loop thread's event_base, the TCP and unix-socket
+ * listeners, SIGTERM/SIGINT (stop listening, let connections in
+ * transmission finish their in-flight requests, then leave the loop), and
+ * the completion queue that carries libcairn's callbacks over to the loop
+ * thread. Connections are in conn.c and xmit.c.
+ *
+ * Completion handoff: image aio callbacks run on libcairn's own thread,
+ * which must never touch a connection. gw_nbd__io_done() appends the io to
+ * srv->done_* under srv->done_lock and, when the queue was empty, writes
+ * the eventfd; done_cb() on the loop thread takes the whole queue and
+ * completes each io in order. */
+#include "gateway/nbd/internal.h"
+
+#include "common/assert.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- completions ---- */
+
+void gw_nbd__io_done(int result, void *arg)
+{
+    struct gw_nbd_io *io = arg;
+    struct gw_nbd_server *srv = io->conn->srv;
+    bool was_empty;
+    uint64_t one = 1;
+
+    io->result = result;
+    io->next = NULL;
+    pthread_mutex_lock(&srv->done_lock);
+    was_empty = srv->done_head == NULL;
+    if (srv->done_tail)
+        srv->done_tail->next = io;
+    else
+        srv->done_head = io;
+    srv->done_tail = io;
+    pthread_mutex_unlock(&srv->done_lock);
+    if (was_empty && write(srv->done_fd, &one, sizeof(one)) < 0)
+        CAIRN_ASSERT(errno == EAGAIN); /* counter saturated: a wakeup is pending */
+}
+
+static void done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_nbd_server *srv = arg;
+    struct gw_nbd_io *io;
+    uint64_t n;
+
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd: eventfd read: %s", strerror(errno));
+    pthread_mutex_lock(&srv->done_lock);
+    io = srv->done_head;
+    srv->done_head = srv->done_tail = NULL;
+    pthread_mutex_unlock(&srv->done_lock);
+    while (io) {
+        struct gw_nbd_io *next = io->next;
+        gw_nbd__xmit_complete(io);
+        io = next;
+    }
+}
+
+/* ---- listeners ---- */
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                      int len, void *arg)
+{
+    struct gw_nbd_server *srv = arg;
+    char peer[80] = "unix";
+    int one = 1;
+
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        char host[64] = "?";
+        const void *a = sa->sa_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)sa)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr;
+        unsigned port = ntohs(sa->sa_family == AF_INET ? ((struct sockaddr_in *)sa)->sin_port
+                                                       : ((struct sockaddr_in6 *)sa)->sin6_port);
+        evutil_inet_ntop(sa->sa_family, a, host, sizeof(host));
+        snprintf(peer, sizeof(peer), "%s:%u", host, port);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    if (srv->stopping || gw_nbd__conn_create(srv, fd, peer) < 0)
+        evutil_closesocket(fd);
+}
+
+static void accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+    cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd: accept: %s",
+              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static int add_listener(struct gw_nbd_server *srv, const struct sockaddr *sa, int sa_len,
+                        const char *what)
+{
+    struct evconnlistener *lev = evconnlistener_new_bind(
+        srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        128, sa, sa_len);
+
+    if (!lev) {
+        int err = errno ? errno : EADDRINUSE;
+        fprintf(stderr, "cairn-nbd: cannot listen on %s: %s\n", what, strerror(err));
+        return -err;
+    }
+    evconnlistener_set_error_cb(lev, accept_error_cb);
+    srv->listeners[srv->n_listeners++] = lev;
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_GATEWAY, "nbd: listening on %s", what);
+    return 0;
+}
+
+static int listen_tcp(struct gw_nbd_server *srv, const char *hostport)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (evutil_parse_sockaddr_port(hostport, (struct sockaddr *)&ss, &len) < 0) {
+        fprintf(stderr, "cairn-nbd: bad listen address '%s' (HOST:PORT)\n", hostport);
+        return -EINVAL;
+    }
+    return add_listener(srv, (struct sockaddr *)&ss, len, hostport);
+}
+
+static int listen_unix(struct gw_nbd_server *srv, const char *path)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "cairn-nbd: socket path too long: %s\n", path);
+        return -ENAMETOOLONG;
+    }
+    strcpy(sun.sun_path, path);
+    /* A socket left behind by a previous run; never remove anything else. */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    if (add_listener(srv, (struct sockaddr *)&sun, (int)sizeof(sun), path) < 0)
+        return -EADDRINUSE;
+    srv->socket_path = strdup(path);
+    return srv->socket_path ? 0 : -ENOMEM;
+}
+
+/* ---- shutdown ---- */
+
+static void stop_listening(struct gw_nbd_server *srv)
+{
+    for (unsigned i = 0; i < srv->n_listeners; i++)
+        evconnlistener_free(srv->listeners[i]);
+    srv->n_listeners = 0;
+    if (srv->socket_path) {
+        unlink(srv->socket_path);
+        free(srv->socket_path);
+        srv->socket_path = NULL;
+    }
+}
+
+static void maybe_exit(struct gw_nbd_server *srv)
+{
+    if (srv->stopping && srv->n_conns == 0)
+        event_base_loopexit(srv->base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct gw_nbd_server *srv = arg;
+    struct gw_nbd_conn *c, *next;
+
+    if (srv->stopping)
+        return;
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_GATEWAY, "nbd: signal %d: stopping (%u connections)",
+              (int)sig, srv->n_conns);
+    srv->stopping = true;
+    stop_listening(srv);
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        gw_nbd__conn_shutdown(c);
+    }
+    maybe_exit(srv);
+}
+
+void gw_nbd__server_conn_gone(struct gw_nbd_server *srv, struct gw_nbd_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    CAIRN_ASSERT(srv->n_conns > 0);
+    srv->n_conns--;
+    maybe_exit(srv);
+}
+
+int gw_nbd__server_pool(struct gw_nbd_server *srv, int32_t *pool)
+{
+    if (srv->pool < 0) {
+        int r = cairn_pool_lookup(srv->cairn, srv->pool_name, &srv->pool);
+        if (r < 0) {
+            srv->pool = -1;
+            return r;
+        }
+    }
+    *pool = srv->pool;
+    return 0;
+}
+
+/* ---- lifetime ---- */
+
+static int create_events(struct gw_nbd_server *srv)
+{
+    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->done_fd < 0)
+        return -errno;
+    srv->done_ev = event_new(srv->base, srv->done_fd, EV_READ | EV_PERSIST, done_cb, srv);
+    srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
+    srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
+    if (!srv->done_ev || !srv->sig_term || !srv->sig_int || event_add(srv->done_ev, NULL) < 0 ||
+        event_add(srv->sig_term, NULL) < 0 || event_add(srv->sig_int, NULL) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_server **out)
+{
+    struct gw_nbd_server *srv = calloc(1, sizeof(*srv));
+    int r = -ENOMEM;
+
+    if (!srv)
+        return -ENOMEM;
+    srv->cairn = opts->cairn;
+    srv->pool = -1;
+    srv->done_fd = -1;
+    snprintf(srv->pool_name, sizeof(srv->pool_name), "%s", opts->pool);
+    pthread_mutex_init(&srv->done_lock, NULL);
+    srv->base = event_base_new();
+    if (!srv->base || (r = create_events(srv)) < 0)
+        goto out_destroy;
+    for (unsigned i = 0; i < opts->n_listen; i++)
+        if ((r = listen_tcp(srv, opts->listen[i])) < 0)
+            goto out_destroy;
+    if (opts->socket && (r = listen_unix(srv, opts->socket)) < 0)
+        goto out_destroy;
+    *out = srv;
+    return 0;
+
+out_destroy:
+    gw_nbd_server_destroy(srv);
+    return r;
+}
+
+int gw_nbd_server_run(struct gw_nbd_server *srv)
+{
+    return event_base_dispatch(srv->base) < 0 ? -EIO : 0;
+}
+
+void gw_nbd_server_destroy(struct gw_nbd_server *srv)
+{
+    if (!srv)
+        return;
+    stop_listening(srv);
+    while (srv->conns) {
+        CAIRN_ASSERT(srv->conns->n_inflight == 0); /* the loop ran until they finished */
+        gw_nbd__conn_close(srv->conns, "server exit");
+    }
+    if (srv->done_ev)
+        event_free(srv->done_ev);
+    if (srv->sig_term)
+        event_free(srv->sig_term);
+    if (srv->sig_int)
+        event_free(srv->sig_int);
+    if (srv->done_fd >= 0)
+        close(srv->done_fd);
+    if (srv->base)
+        event_base_free(srv->base);
+    pthread_mutex_destroy(&srv->done_lock);
+    free(srv);
+}
