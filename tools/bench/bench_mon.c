@@ -93,18 +93,6 @@ static void remove_pool(struct bench_mon *b, struct proto_mon_reply *reply)
         fprintf(stderr, "cairn-bench: mon: removing pool %s: %s\n", POOL, reply->message);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(const double *sorted, unsigned n, double p)
-{
-    unsigned i = (unsigned)(p * (n - 1) + 0.5);
-    return sorted[i < n ? i : n - 1];
-}
-
 static int run_latency(struct bench_mon *b, struct proto_mon_reply *reply)
 {
     double *ms = calloc(b->changes, sizeof(*ms));
@@ -119,9 +107,9 @@ static int run_latency(struct bench_mon *b, struct proto_mon_reply *reply)
         ms[i] = (double)(cairn_now_ns() - t0) / 1e6;
     }
     if (r == 0) {
-        qsort(ms, b->changes, sizeof(*ms), cmp_double);
-        b->p50_ms = percentile(ms, b->changes, 0.50);
-        b->p99_ms = percentile(ms, b->changes, 0.99);
+        bench_sort(ms, b->changes);
+        b->p50_ms = bench_percentile(ms, b->changes, 0.50);
+        b->p99_ms = bench_percentile(ms, b->changes, 0.99);
     }
     free(ms);
     return r;

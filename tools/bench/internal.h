@@ -20,6 +20,10 @@
 int bench_parse_size(const char *s, uint64_t *out);
 /* Parses a non-negative decimal integer no larger than @max. 0 or -EINVAL. */
 int bench_parse_uint(const char *s, unsigned max, unsigned *out);
+/* Sorts @n samples ascending; the value at quantile @p (0..1) of sorted
+ * samples (0 when there are none). */
+void bench_sort(double *v, size_t n);
+double bench_percentile(const double *sorted, size_t n, double p);
 
 /* ---- bench_store.c ------------------------------------------------------- */
 
@@ -30,6 +34,10 @@ void bench_store_usage(FILE *out);
 /* bench_mon.c: `cairn-bench mon` */
 int bench_mon_main(int argc, char **argv);
 void bench_mon_usage(FILE *out);
+
+/* bench_image.c: `cairn-bench image` */
+int bench_image_main(int argc, char **argv);
+void bench_image_usage(FILE *out);
 
 /* ---- fio.c ---------------------------------------------------------------- */
 

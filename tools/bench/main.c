@@ -20,6 +20,8 @@ static const struct subcommand subcommands[] = {
      bench_store_usage},
     {"mon", "map-change commit latency and throughput of a running cluster", bench_mon_main,
      bench_mon_usage},
+    {"image", "block image I/O through libcairn on a running cluster", bench_image_main,
+     bench_image_usage},
 };
 
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -32,6 +34,25 @@ static void usage(FILE *out)
         fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
     fprintf(out, "\nExit status: 0 ok, 1 the benchmark failed, 2 usage error, "
                  "77 a required tool is missing.\n");
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void bench_sort(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+}
+
+double bench_percentile(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+    return sorted[i < n ? i : n - 1];
 }
 
 int bench_parse_uint(const char *s, unsigned max, unsigned *out)
