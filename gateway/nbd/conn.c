@@ -9,21 +9,31 @@
  *                                 +--> OPT_DATA --option replied--+
  *                                 | oversize (not EXPORT_NAME)    |
  *                                 +--> OPT_SKIP --ERR_TOO_BIG-----+
+ *     OPT_DATA --STARTTLS acked--> STARTTLS --ACK flushed: TLS bufferevent--> OPT
+ *       (tls.c; the TLS handshake runs inside the new bufferevent, whose
+ *       first decrypted bytes are the next option header)
  *     OPT_DATA --EXPORT_NAME / GO ok--> REQ <--> PAYLOAD | DROP   (xmit.c)
  *     OPT_DATA --ABORT--> DRAIN;  REQ --DISC or SIGTERM--> DRAIN
  *     DRAIN --nothing in flight, output flushed: shutdown(SHUT_WR)--> LINGER
  *     LINGER --client EOF, or GW_NBD_LINGER_S--> CLOSED
  *       (closing with unread input would send a RST that can destroy the
  *       replies still in flight to the client)
- *     any --EOF, socket error, protocol violation--> CLOSED
+ *     any --EOF, socket or TLS error, protocol violation--> CLOSED
  *     CLOSED --last in-flight request completes--> freed
+ *
+ * TLS policy (NBD spec "TLS support"): with --tls require, every option
+ * before TLS other than STARTTLS and ABORT gets ERR_TLS_REQD, and
+ * EXPORT_NAME (which has no error reply) closes; with --tls off STARTTLS is
+ * ERR_UNSUP; a second STARTTLS is ERR_INVALID.
  *
  * Invariants (conn_check()):
  *   1. c->bev is NULL exactly in CLOSED.
  *   2. c->img is set in REQ, PAYLOAD and DROP (and maybe DRAIN, CLOSED).
  *   3. c->cur is set exactly in PAYLOAD.
  *   4. n_inflight ios are owned by libcairn; the others are on free_ios or
- *      are c->cur. */
+ *      are c->cur.
+ *   5. c->tls only when the server has a TLS context; in STARTTLS reading
+ *      is off and c->tls is false. */
 #include "gateway/nbd/internal.h"
 
 #include "common/assert.h"
@@ -43,8 +53,9 @@
 static const uint32_t allowed_next[] = {
     [GW_NBD_CONN_FLAGS] = S(OPT) | S(CLOSED),
     [GW_NBD_CONN_OPT] = S(OPT_DATA) | S(OPT_SKIP) | S(CLOSED),
-    [GW_NBD_CONN_OPT_DATA] = S(OPT) | S(REQ) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_OPT_DATA] = S(OPT) | S(STARTTLS) | S(REQ) | S(DRAIN) | S(CLOSED),
     [GW_NBD_CONN_OPT_SKIP] = S(OPT) | S(CLOSED),
+    [GW_NBD_CONN_STARTTLS] = S(OPT) | S(CLOSED),
     [GW_NBD_CONN_REQ] = S(PAYLOAD) | S(DROP) | S(DRAIN) | S(CLOSED),
     [GW_NBD_CONN_PAYLOAD] = S(REQ) | S(DRAIN) | S(CLOSED),
     [GW_NBD_CONN_DROP] = S(REQ) | S(DRAIN) | S(CLOSED),
@@ -61,6 +72,10 @@ static void conn_check(const struct gw_nbd_conn *c)
         c->state == GW_NBD_CONN_DROP)
         CAIRN_ASSERT(c->img != NULL);
     CAIRN_ASSERT(c->n_inflight <= GW_NBD_INFLIGHT_MAX);
+    if (c->tls)
+        CAIRN_ASSERT(c->srv->ssl_ctx != NULL);
+    if (c->state == GW_NBD_CONN_STARTTLS)
+        CAIRN_ASSERT(!c->tls);
 }
 
 void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next)
@@ -113,6 +128,8 @@ bool gw_nbd__conn_maybe_finish(struct gw_nbd_conn *c)
     if (c->state != GW_NBD_CONN_DRAIN || c->n_inflight > 0 ||
         evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
         return false;
+    if (c->tls)
+        gw_nbd__tls_close_notify(c);
     if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
         gw_nbd__conn_close(c, "done");
         return true;
@@ -376,11 +393,54 @@ static int opt_meta(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len, bo
     return 0;
 }
 
+static int opt_starttls(struct gw_nbd_conn *c, uint32_t len)
+{
+    if (c->srv->tls == GW_NBD_TLS_OFF) {
+        send_err(c, GW_NBD_REP_ERR_UNSUP, "TLS is not enabled on this server");
+        return 0;
+    }
+    if (len != 0) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data");
+        return 0;
+    }
+    /* Spec: STARTTLS once TLS is on is NBD_REP_ERR_INVALID. */
+    if (c->tls) {
+        send_err(c, GW_NBD_REP_ERR_INVALID, "TLS is already on");
+        return 0;
+    }
+    send_ack(c);
+    /* Nothing more is read in plain text; write_cb switches once the ACK
+     * is out. */
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_STARTTLS);
+    bufferevent_disable(c->bev, EV_READ);
+    return 0;
+}
+
+/* FORCEDTLS (spec "TLS support"): what a client may do before TLS. 0 to
+ * handle the option, 1 refused (replied), -1 closed. */
+static int tls_policy(struct gw_nbd_conn *c)
+{
+    if (c->tls || c->srv->tls != GW_NBD_TLS_REQUIRE || c->opt.opt == GW_NBD_OPT_STARTTLS ||
+        c->opt.opt == GW_NBD_OPT_ABORT)
+        return 0;
+    /* Spec: NBD_OPT_EXPORT_NAME has no error reply; the server MUST close. */
+    if (c->opt.opt == GW_NBD_OPT_EXPORT_NAME) {
+        gw_nbd__conn_close(c, "NBD_OPT_EXPORT_NAME without TLS, which is required");
+        return -1;
+    }
+    send_err(c, GW_NBD_REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first");
+    return 1;
+}
+
 /* Handles the option in c->opt with its payload; 0 to go on, -1 closed. */
 static int handle_option(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
 {
+    int r;
+
     cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_GATEWAY, "nbd %s: option %u, %u bytes", c->peer,
               c->opt.opt, len);
+    if ((r = tls_policy(c)) != 0)
+        return r < 0 ? -1 : 0;
     switch (c->opt.opt) {
     case GW_NBD_OPT_EXPORT_NAME:
         return opt_export_name(c, data, len);
@@ -407,8 +467,9 @@ static int handle_option(struct gw_nbd_conn *c, const uint8_t *data, uint32_t le
     case GW_NBD_OPT_LIST_META_CONTEXT:
     case GW_NBD_OPT_SET_META_CONTEXT:
         return opt_meta(c, data, len, c->opt.opt == GW_NBD_OPT_LIST_META_CONTEXT);
+    case GW_NBD_OPT_STARTTLS:
+        return opt_starttls(c, len);
     default:
-        /* Including NBD_OPT_STARTTLS: TLS is not implemented yet. */
         send_err(c, GW_NBD_REP_ERR_UNSUP, "option not supported");
         return 0;
     }
@@ -552,24 +613,61 @@ static void read_cb(struct bufferevent *bev, void *arg)
     gw_nbd__conn_process(arg);
 }
 
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* STARTTLS: the ACK is on the wire; hand the socket to TLS. */
+static void start_tls(struct gw_nbd_conn *c)
+{
+    int r;
+
+    /* Spec: after the ACK the client starts the TLS handshake; anything
+     * it sent before reading the ACK would be lost to TLS. */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+        gw_nbd__conn_close(c, "data after NBD_OPT_STARTTLS before its reply");
+        return;
+    }
+    if ((r = gw_nbd__tls_start(c)) < 0) {
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd %s: cannot start TLS: %s", c->peer,
+                  strerror(-r));
+        gw_nbd__conn_close(c, "cannot start TLS");
+        return;
+    }
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
+    cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_GATEWAY, "nbd %s: TLS handshake", c->peer);
+}
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     struct gw_nbd_conn *c = arg;
 
-    if (!gw_nbd__conn_maybe_finish(c))
+    if (c->state == GW_NBD_CONN_STARTTLS)
+        start_tls(c);
+    else if (!gw_nbd__conn_maybe_finish(c))
         gw_nbd__xmit_resume(c);
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct gw_nbd_conn *c = arg;
+    char buf[256];
+    const char *why;
 
-    if (c->state == GW_NBD_CONN_LINGER)
+    if (what & BEV_EVENT_CONNECTED) {
+        /* An OpenSSL bufferevent finished its handshake. */
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_GATEWAY, "nbd %s: TLS established", c->peer);
+        return;
+    }
+    if (c->state == GW_NBD_CONN_LINGER) {
         gw_nbd__conn_close(c, "done");
-    else if (what & BEV_EVENT_EOF)
+    } else if (what & BEV_EVENT_EOF) {
         gw_nbd__conn_close(c, "client closed the connection");
-    else if (what & BEV_EVENT_ERROR)
-        gw_nbd__conn_close(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    } else if (what & BEV_EVENT_ERROR) {
+        why = gw_nbd__tls_error(c, buf, sizeof(buf));
+        gw_nbd__conn_close(c, why ? why : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    }
 }
 
 int gw_nbd__conn_create(struct gw_nbd_server *srv, int fd, const char *peer)

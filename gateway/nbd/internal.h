@@ -1,8 +1,8 @@
 /* cairn-nbd internals: the server (server.c: listeners, the completion
  * queue from libcairn's thread, signals), a connection's handshake and
- * option phase (conn.c) and its transmission phase (xmit.c). Everything
- * here belongs to the server's loop thread, except the completion queue
- * (srv->done_*, under srv->done_lock). */
+ * option phase (conn.c), its transmission phase (xmit.c) and TLS (tls.c).
+ * Everything here belongs to the server's loop thread, except the
+ * completion queue (srv->done_*, under srv->done_lock). */
 #ifndef CAIRN_GATEWAY_NBD_INTERNAL_H
 #define CAIRN_GATEWAY_NBD_INTERNAL_H
 
@@ -20,6 +20,7 @@ struct event;
 struct bufferevent;
 struct evconnlistener;
 struct evbuffer;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX, only ever dereferenced in tls.c */
 
 #define GW_NBD_LISTENERS_MAX 16u
 #define GW_NBD_INFLIGHT_MAX 64u                /* requests in flight per connection */
@@ -29,12 +30,23 @@ struct evbuffer;
 #define GW_NBD_META_CONTEXT_ID 1u              /* base:allocation */
 #define GW_NBD_LINGER_S 5                      /* wait for the client's EOF */
 
+/* NBD spec "TLS support": which of its modes the server runs in. */
+enum gw_nbd_tls_mode {
+    GW_NBD_TLS_OFF,     /* STARTTLS is ERR_UNSUP */
+    GW_NBD_TLS_ON,      /* SELECTIVETLS: STARTTLS offered, plain clients served */
+    GW_NBD_TLS_REQUIRE, /* FORCEDTLS: nothing but STARTTLS and ABORT before TLS */
+};
+
 struct gw_nbd_server_opts {
     struct cairn *cairn;  /* borrowed; outlives the server */
     const char *pool;     /* pool name, e.g. "images" */
     const char *listen[GW_NBD_LISTENERS_MAX]; /* HOST:PORT */
     unsigned n_listen;
     const char *socket;   /* unix socket path or NULL */
+    enum gw_nbd_tls_mode tls;
+    const char *tls_cert; /* PEM certificate (chain) and key, needed unless OFF */
+    const char *tls_key;
+    const char *tls_ca;   /* or NULL; set: client certificates required, verified */
 };
 
 /* One request from receipt to reply. Pooled per connection (conn->ios);
@@ -54,6 +66,7 @@ enum gw_nbd_conn_state {
     GW_NBD_CONN_OPT,        /* waiting for an option header */
     GW_NBD_CONN_OPT_DATA,   /* waiting for an option's payload */
     GW_NBD_CONN_OPT_SKIP,   /* dropping an oversize option's payload */
+    GW_NBD_CONN_STARTTLS,   /* STARTTLS acked: flushing the ACK, then TLS */
     GW_NBD_CONN_REQ,        /* transmission: waiting for a request header */
     GW_NBD_CONN_PAYLOAD,    /* receiving a WRITE's payload into conn->cur */
     GW_NBD_CONN_DROP,       /* dropping a refused WRITE's payload */
@@ -71,6 +84,7 @@ struct gw_nbd_conn {
     uint32_t client_flags;
     struct gw_nbd_opt_hdr opt;        /* the option being read */
     uint32_t skip_left;               /* OPT_SKIP / DROP bytes still to drop */
+    bool tls;                         /* c->bev is the OpenSSL bufferevent */
     bool structured;                  /* NBD_OPT_STRUCTURED_REPLY acked */
     bool meta_alloc;                  /* base:allocation set for meta_export */
     char meta_export[CAIRN_IMAGE_NAME_MAX + 1];
@@ -92,6 +106,8 @@ struct gw_nbd_server {
     struct evconnlistener *listeners[GW_NBD_LISTENERS_MAX + 1];
     unsigned n_listeners;
     char *socket_path;                /* to unlink at exit */
+    enum gw_nbd_tls_mode tls;
+    struct ssl_ctx_st *ssl_ctx;       /* set unless tls is OFF */
     struct gw_nbd_conn *conns;
     unsigned n_conns;
     bool stopping;
@@ -135,6 +151,21 @@ void gw_nbd__conn_shutdown(struct gw_nbd_conn *c);
 bool gw_nbd__take(struct evbuffer *in, void *buf, size_t len);
 /* Drops up to c->skip_left bytes of input; true when none are left. */
 bool gw_nbd__skip(struct gw_nbd_conn *c, struct evbuffer *in);
+
+/* tls.c */
+/* Loads the certificate, key and CA of @opts into a new SSL_CTX (TLS 1.2
+ * and up). -EINVAL with the reason on stderr. */
+int gw_nbd__tls_ctx_create(const struct gw_nbd_server_opts *opts, struct ssl_ctx_st **out);
+void gw_nbd__tls_ctx_destroy(struct ssl_ctx_st *ctx);
+/* Replaces c->bev (its output flushed, its input empty) with an OpenSSL
+ * bufferevent on the same socket, accepting a handshake; the caller sets
+ * the callbacks. -errno, with c->bev untouched, on failure. */
+int gw_nbd__tls_start(struct gw_nbd_conn *c);
+/* Sends TLS close_notify before our side of the socket is shut down. */
+void gw_nbd__tls_close_notify(struct gw_nbd_conn *c);
+/* The TLS error behind a BEV_EVENT_ERROR, in @buf; NULL when there is
+ * none. */
+const char *gw_nbd__tls_error(struct gw_nbd_conn *c, char *buf, size_t len);
 
 /* xmit.c */
 /* One step of the transmission phase: 1 progressed, 0 needs input or is

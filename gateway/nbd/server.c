@@ -247,6 +247,9 @@ int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_se
     srv->base = event_base_new();
     if (!srv->base || (r = create_events(srv)) < 0)
         goto out_destroy;
+    srv->tls = opts->tls;
+    if (opts->tls != GW_NBD_TLS_OFF && (r = gw_nbd__tls_ctx_create(opts, &srv->ssl_ctx)) < 0)
+        goto out_destroy;
     for (unsigned i = 0; i < opts->n_listen; i++)
         if ((r = listen_tcp(srv, opts->listen[i])) < 0)
             goto out_destroy;
@@ -284,6 +287,8 @@ void gw_nbd_server_destroy(struct gw_nbd_server *srv)
         close(srv->done_fd);
     if (srv->base)
         event_base_free(srv->base);
+    if (srv->ssl_ctx)
+        gw_nbd__tls_ctx_destroy(srv->ssl_ctx);
     pthread_mutex_destroy(&srv->done_lock);
     free(srv);
 }
