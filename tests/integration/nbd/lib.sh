@@ -89,6 +89,7 @@ nbd_cleanup() {
         echo "==> nbd.log <==" >&2
         tail -n 40 "$DIR/nbd.log" >&2
     fi
+    set +e # a failing command here must not end the trap before cleanup
     (exit "$rc")
     cleanup
 }
