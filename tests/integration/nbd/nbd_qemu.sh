@@ -2,8 +2,8 @@
 # cairn-nbd with qemu's NBD client over TCP and a unix socket: qemu-img
 # info reports the image size; qemu-img convert writes a pattern file into
 # the image and reads it back byte-identical; qemu-io writes, reads back,
-# zeroes and discards; SIGTERM with writes in flight answers them and
-# exits 0.
+# zeroes and discards, also with 64 aio requests in flight; SIGTERM with
+# writes in flight answers them and exits 0.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 need_tools qemu-img qemu-io cmp
@@ -52,6 +52,21 @@ qemu-io -f raw -c 'write -P 0x5a 1M 64K' -c 'read -P 0x5a 1M 64K' \
 if grep -qi -e "fail" -e "error" -e "pattern verification" "$DIR/qemu-io.out"; then
     cat "$DIR/qemu-io.out" >&2
     fail "qemu-io reported an error"
+fi
+# aio: 64 writes of distinct patterns in flight at once, a flush, then 64
+# reads in flight, each verifying its pattern.
+aio=()
+for i in $(seq 0 63); do aio+=(-c "aio_write -P $((i + 1)) $((16 * 1024 + i * 256))K 64K"); done
+aio+=(-c aio_flush)
+for i in $(seq 0 63); do aio+=(-c "aio_read -P $((i + 1)) $((16 * 1024 + i * 256))K 64K"); done
+aio+=(-c aio_flush)
+qemu-io -f raw "${aio[@]}" "$(uri disk1)" >"$DIR/qemu-aio.out" 2>&1 ||
+    { cat "$DIR/qemu-aio.out" >&2; fail "qemu-io aio failed"; }
+if grep -qi -e "fail" -e "error" -e "pattern verification" "$DIR/qemu-aio.out" ||
+    [[ $(grep -c '^wrote 65536/65536' "$DIR/qemu-aio.out") -ne 64 ||
+        $(grep -c '^read 65536/65536' "$DIR/qemu-aio.out") -ne 64 ]]; then
+    cat "$DIR/qemu-aio.out" >&2
+    fail "qemu-io aio did not write and verify 64 requests"
 fi
 # past the end: qemu-io refuses or the server does; either way no success
 if qemu-io -f raw -c 'read 63M 2M' "$(uri disk1)" 2>&1 | grep -q "^read "; then
