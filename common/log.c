@@ -123,3 +123,15 @@ bool cairn_log_limit_allow(struct cairn_log_limit *limit, enum cairn_log_subsys 
     limit->logged++;
     return true;
 }
+
+int cairn_fail(const char *prog, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_FAILURE;
+}

@@ -71,4 +71,9 @@ struct cairn_log_limit {
 bool cairn_log_limit_allow(struct cairn_log_limit *limit, enum cairn_log_subsys ss,
                            const char *what);
 
+/* A program's failure, for its main: prints "PROG: MESSAGE" and a newline on
+ * stderr and returns EXIT_FAILURE (1), the operator contract's "operation
+ * failed" status. Not a log line: it is for the person who ran PROG. */
+int cairn_fail(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -11,7 +11,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,17 +39,7 @@ static void usage(FILE *fp)
                 "  --foreground      accepted for compatibility; cairn-mon never daemonizes\n");
 }
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("cairn-mon: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
+#define fail(...) cairn_fail("cairn-mon", __VA_ARGS__)
 
 static int parse_args(int argc, char **argv, struct cli *cli)
 {

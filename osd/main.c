@@ -12,7 +12,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,17 +37,7 @@ static void usage(FILE *fp)
                 "  --foreground      accepted for compatibility; cairn-osd never daemonizes\n");
 }
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("cairn-osd: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return EXIT_FAILURE;
-}
+#define fail(...) cairn_fail("cairn-osd", __VA_ARGS__)
 
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
