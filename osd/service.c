@@ -178,14 +178,14 @@ static void handle_op(struct osd_daemon *d, struct osd_sess *s, struct proto_fra
 
 void osd__held_release(struct osd_daemon *d, bool expire_only)
 {
-    struct osd_op_list todo = TAILQ_HEAD_INITIALIZER(todo);
+    struct osd_op_list recheck = TAILQ_HEAD_INITIALIZER(recheck);
     uint64_t now = cairn_now_ns();
     struct osd_op *op;
 
-    TAILQ_CONCAT(&todo, &d->held, link);
+    TAILQ_CONCAT(&recheck, &d->held, link);
     d->n_held = 0;
-    while ((op = TAILQ_FIRST(&todo))) {
-        TAILQ_REMOVE(&todo, op, link);
+    while ((op = TAILQ_FIRST(&recheck))) {
+        TAILQ_REMOVE(&recheck, op, link);
         if (now - op->held_ns >= (uint64_t)OSD_HOLD_MS * 1000000u)
             osd__op_fail(op, -ESTALE, "%s waited %us for %s (op epoch %llu, ours %llu)",
                          d->opts.entity, OSD_HOLD_MS / 1000,
