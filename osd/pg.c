@@ -4,6 +4,7 @@
  * store collection is created with the first write to it; at creation of
  * the PG's state we look whether the store already has it. */
 #include "osd/internal.h"
+#include "osd/pgstat.h"
 
 #include "common/log.h"
 #include "protocol/placement.h"
@@ -163,4 +164,27 @@ unsigned osd__pgs_update(struct osd_engine *e, const struct proto_map *map, int3
     }
     pgs_prune(e);
     return changed;
+}
+
+unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned max)
+{
+    struct osd_pg **buckets = osd__engine_pg_buckets(e);
+    unsigned n = 0;
+
+    for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
+        for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next) {
+            if (!pg->primary)
+                continue;
+            if (n < max) {
+                struct osd_pg_stat *st = &out[n];
+                memset(st, 0, sizeof(*st));
+                st->pool = pg->pool;
+                st->ps = pg->ps;
+                st->state = OSD_PGS_ACTIVE | OSD_PGS_CLEAN;
+                st->epoch = osd__engine_epoch(e);
+            }
+            n++;
+        }
+    }
+    return n;
 }
