@@ -5,6 +5,8 @@
  * Key material is wiped (OPENSSL_cleanse) before its memory is released. */
 #define _GNU_SOURCE /* mkostemp */
 #include "protocol/auth.h"
+
+#include "common/clock.h"
 #include "common/assert.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -14,6 +16,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +39,8 @@ struct proto_keyring {
     struct keyring_entry *entries;
     size_t count;
     size_t cap;
+    char *path;                /* the file it was loaded from, or NULL */
+    uint64_t reloaded_ns;      /* last re-read for an unknown entity */
 };
 
 static bool is_lower(char c)
@@ -77,6 +82,7 @@ void proto_keyring_destroy(struct proto_keyring *kr)
     if (kr->entries)
         OPENSSL_cleanse(kr->entries, kr->cap * sizeof(*kr->entries));
     free(kr->entries);
+    free(kr->path);
     free(kr);
 }
 
@@ -246,6 +252,7 @@ int proto_keyring_load(const char *path, struct proto_keyring **out)
         proto_keyring_destroy(c.kr);
         return c.err;
     }
+    c.kr->path = strdup(path); /* NULL only disables re-reading */
     *out = c.kr;
     return 0;
 }
@@ -398,4 +405,29 @@ void proto_auth_proof(const uint8_t key[PROTO_KEY_LEN], char role, const char *o
 int proto_auth_proof_check(const uint8_t a[PROTO_PROOF_LEN], const uint8_t b[PROTO_PROOF_LEN])
 {
     return CRYPTO_memcmp(a, b, PROTO_PROOF_LEN) == 0 ? 0 : -EACCES;
+}
+
+#define KEYRING_RELOAD_NS 1000000000ull
+
+int proto_keyring_find(const struct proto_keyring *ckr, const char *entity,
+                       uint8_t key[PROTO_KEY_LEN])
+{
+    /* Every keyring is allocated mutable; re-reading refills it like a
+     * cache, so the messenger's borrowed const pointer may do it. */
+    struct proto_keyring *kr = (struct proto_keyring *)(uintptr_t)ckr;
+    struct proto_keyring *fresh;
+    uint64_t now = cairn_now_ns();
+
+    if (proto_keyring_get(kr, entity, key) == 0)
+        return 0;
+    if (!kr->path || (kr->reloaded_ns && now - kr->reloaded_ns < KEYRING_RELOAD_NS))
+        return -ENOENT;
+    kr->reloaded_ns = now;
+    if (proto_keyring_load(kr->path, &fresh) < 0)
+        return -ENOENT;
+    for (size_t i = 0; i < fresh->count; i++)
+        if (!find(kr, fresh->entries[i].entity))
+            (void)proto_keyring_set(kr, fresh->entries[i].entity, fresh->entries[i].key);
+    proto_keyring_destroy(fresh);
+    return proto_keyring_get(kr, entity, key);
 }

@@ -37,6 +37,13 @@ int proto_keyring_set(struct proto_keyring *kr, const char *entity,
 /* Copies @entity's key into @key. 0 or -ENOENT. */
 int proto_keyring_get(const struct proto_keyring *kr, const char *entity,
                       uint8_t key[PROTO_KEY_LEN]);
+/* As proto_keyring_get, but an entity missing from a keyring loaded from a
+ * file re-reads the file (at most once a second) and adds the entities it
+ * did not have: daemons learn the keys of OSDs added after they started.
+ * Keys it already has are never replaced. Not thread-safe: one thread (the
+ * messenger's) uses a keyring. */
+int proto_keyring_find(const struct proto_keyring *kr, const char *entity,
+                       uint8_t key[PROTO_KEY_LEN]);
 /* Writes the keyring to @path atomically with mode 0600. 0 or -errno. */
 int proto_keyring_save(const struct proto_keyring *kr, const char *path);
 /* Fills @key with fresh random bytes (OpenSSL RAND_bytes). 0 or -EIO. */

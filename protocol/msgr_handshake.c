@@ -105,7 +105,7 @@ static enum hs_verdict check_hello(struct proto_conn *c, const Cairn__HandshakeH
         snprintf(why, len, "expected %s", c->peer_want);
         return HS_REFUSE;
     }
-    if (proto_keyring_get(m->opts.keyring, h->entity, key) < 0) {
+    if (proto_keyring_find(m->opts.keyring, h->entity, key) < 0) {
         snprintf(why, len, "unknown entity");
         return HS_REFUSE;
     }
@@ -138,7 +138,7 @@ static enum hs_verdict check_proof(struct proto_conn *c, const uint8_t proof[PRO
     uint8_t key[PROTO_KEY_LEN];
     uint8_t want[PROTO_PROOF_LEN];
 
-    if (proto_keyring_get(m->opts.keyring, c->peer_claim, key) < 0) {
+    if (proto_keyring_find(m->opts.keyring, c->peer_claim, key) < 0) {
         snprintf(why, len, "unknown entity");
         return HS_REFUSE;
     }
