@@ -102,6 +102,40 @@ int osd_txn_omap_clear(struct osd_txn *txn, const char *oid);
 /* Number of operations recorded. */
 unsigned osd_txn_op_count(const struct osd_txn *txn);
 
+/* A read-only view of one recorded operation, for shipping a transaction
+ * to replicas. Pointers are valid while the transaction is. */
+enum osd_txn_op_kind {
+    OSD_TXN_MKCOLL = 1,
+    OSD_TXN_RMCOLL,
+    OSD_TXN_TOUCH,
+    OSD_TXN_CREATE_EXCL,
+    OSD_TXN_WRITE,        /* off, len, data */
+    OSD_TXN_ZERO,         /* off, len */
+    OSD_TXN_TRUNCATE,     /* off = the new size */
+    OSD_TXN_REMOVE,
+    OSD_TXN_SETXATTR,     /* key = name, val */
+    OSD_TXN_RMXATTR,      /* key = name */
+    OSD_TXN_OMAP_SET,     /* key, val */
+    OSD_TXN_OMAP_RM,      /* key */
+    OSD_TXN_OMAP_CLEAR,
+};
+
+struct osd_txn_op_view {
+    enum osd_txn_op_kind kind;
+    const char *oid;      /* NULL for MKCOLL and RMCOLL */
+    const void *key;
+    size_t key_len;
+    const void *val;
+    size_t val_len;
+    uint64_t off, len;
+    const void *data;     /* WRITE: len bytes */
+};
+
+/* Calls @fn for each operation of @txn in order; @fn returns non-zero to
+ * stop (that value is returned). */
+int osd_txn_foreach(const struct osd_txn *txn,
+                    int (*fn)(const struct osd_txn_op_view *op, void *arg), void *arg);
+
 typedef void (*osd_store_cb)(int result, void *arg);
 
 /* Queues @txn and takes ownership of it. @cb fires exactly once, on the

@@ -341,3 +341,31 @@ int osd_store_apply(struct osd_store *s, struct osd_txn *t)
     sem_destroy(&w.done);
     return rc;
 }
+
+_Static_assert((int)OSD_TXN_MKCOLL == OSD__OP_MKCOLL && (int)OSD_TXN_OMAP_CLEAR == OSD__OP_OMAP_CLEAR &&
+                   (int)OSD_TXN_WRITE == OSD__OP_WRITE && (int)OSD_TXN_SETXATTR == OSD__OP_SETXATTR,
+               "the public operation kinds mirror the internal ones");
+
+int osd_txn_foreach(const struct osd_txn *t,
+                    int (*fn)(const struct osd_txn_op_view *op, void *arg), void *arg)
+{
+    for (unsigned i = 0; i < t->nops; i++) {
+        const struct osd__op *op = &t->ops[i];
+        struct osd_txn_op_view v = {
+            .kind = (enum osd_txn_op_kind)op->type,
+            .oid = op->type == OSD__OP_MKCOLL || op->type == OSD__OP_RMCOLL ? NULL : op->oid,
+            .key = op->key,
+            .key_len = op->klen,
+            .val = op->val,
+            .val_len = op->vlen,
+            .off = op->off,
+            .len = op->len,
+            .data = op->type == OSD__OP_WRITE && op->data
+                        ? op->data + (op->off % OSD_STORE_BLOCK) : NULL,
+        };
+        int r = fn(&v, arg);
+        if (r)
+            return r;
+    }
+    return 0;
+}

@@ -226,6 +226,58 @@ static void test_store_list_pagination_in_byte_order(void **state)
     t_free(t);
 }
 
+/* osd_txn_foreach shows each recorded operation, in order, with its
+ * arguments (replication ships transactions this way). */
+struct seen_ops {
+    enum osd_txn_op_kind kinds[16];
+    char what[16][32];
+    unsigned n;
+};
+
+static int seen_fn(const struct osd_txn_op_view *op, void *arg)
+{
+    struct seen_ops *s = arg;
+    assert_true(s->n < 16);
+    s->kinds[s->n] = op->kind;
+    if (op->kind == OSD_TXN_WRITE)
+        snprintf(s->what[s->n], 32, "%s@%llu:%.*s", op->oid, (unsigned long long)op->off,
+                 (int)op->len, (const char *)op->data);
+    else if (op->kind == OSD_TXN_SETXATTR || op->kind == OSD_TXN_OMAP_SET)
+        snprintf(s->what[s->n], 32, "%s:%.*s=%.*s", op->oid, (int)op->key_len,
+                 (const char *)op->key, (int)op->val_len, (const char *)op->val);
+    else if (op->kind == OSD_TXN_TRUNCATE)
+        snprintf(s->what[s->n], 32, "%s<%llu", op->oid, (unsigned long long)op->off);
+    else
+        snprintf(s->what[s->n], 32, "%s", op->oid ? op->oid : "-");
+    s->n++;
+    return s->n == 5 ? 7 : 0; /* stop after the fifth: the value comes back */
+}
+
+static void test_txn_foreach(void **state)
+{
+    (void)state;
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    struct seen_ops s = {0};
+
+    assert_int_equal(osd_txn_create_collection(x), 0);
+    assert_int_equal(osd_txn_write(x, "o", 4093, "abcdef", 6), 0); /* crosses a block */
+    assert_int_equal(osd_txn_setxattr(x, "o", "k", "v1", 2), 0);
+    assert_int_equal(osd_txn_omap_set(x, "p", "ok", 2, "ov", 2), 0);
+    assert_int_equal(osd_txn_truncate(x, "o", 77), 0);
+    assert_int_equal(osd_txn_remove(x, "p"), 0);
+    assert_int_equal(osd_txn_foreach(x, seen_fn, &s), 7);
+    assert_int_equal(s.n, 5);
+    assert_int_equal(s.kinds[0], OSD_TXN_MKCOLL);
+    assert_string_equal(s.what[0], "-");
+    assert_int_equal(s.kinds[1], OSD_TXN_WRITE);
+    assert_string_equal(s.what[1], "o@4093:abcdef");
+    assert_string_equal(s.what[2], "o:k=v1");
+    assert_string_equal(s.what[3], "p:ok=ov");
+    assert_int_equal(s.kinds[4], OSD_TXN_TRUNCATE);
+    assert_string_equal(s.what[4], "o<77");
+    osd_txn_destroy(x);
+}
+
 int store_meta_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +285,7 @@ int store_meta_tests(void)
         cmocka_unit_test(test_store_omap),
         cmocka_unit_test(test_store_collections),
         cmocka_unit_test(test_store_list_pagination_in_byte_order),
+        cmocka_unit_test(test_txn_foreach),
     };
     return cmocka_run_group_tests_name("store_meta", tests, NULL, NULL);
 }
