@@ -33,6 +33,9 @@ enum proto_msg_type {
     PROTO_MSG_MON_BEACON = 106,      /* one-way, OSD to monitor: I am alive (MonCommand OSD_BEACON) */
     PROTO_MSG_MON_RAFT = 107,        /* one-way, monitor to monitor: one Raft message */
     PROTO_MSG_MON_FORWARD = 108,     /* request, follower to leader: a client's MonCommand */
+    PROTO_MSG_MON_PG_STATS = 109,    /* request: empty; reply: MonReply + PgStatsReply as data
+                                        (the leader's; a follower relays it, or answers
+                                        -ENODATA when it cannot) */
     PROTO_MSG_OSD_OP_BASE = 200,
     /* OSD client operations (protocol/osd_op.h; metadata in protocol/osd_op.proto). */
     PROTO_MSG_OSD_OP = 201,          /* request: OsdOp + write payloads; reply: OsdOpReply +
@@ -40,6 +43,8 @@ enum proto_msg_type {
     PROTO_MSG_OSD_LIST = 202,        /* request: OsdList; reply: OsdListReply */
     PROTO_MSG_PEERING_BASE = 300,
     PROTO_MSG_OSD_PING = 301,        /* request, OSD to OSD: OsdPing; reply: OsdPing (echo) */
+    PROTO_MSG_OSD_PEER = 302,        /* request, OSD to OSD: OsdPeer (+ data); reply: OsdPeer (+ data)
+                                        (protocol/osd_peer.h) */
 
     PROTO_MSG_TEST_MIN = 65000,
 };
