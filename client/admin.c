@@ -78,6 +78,48 @@ int cairn_status(struct cairn *c, struct proto_mon_status *out)
     return r;
 }
 
+/* A PG stats call: the answer lands in @out. */
+struct stats_call {
+    struct cairn__call call;
+    struct cairn *c;
+    struct proto_pg_stats *out;
+};
+
+static void stats_call_done(int result, const struct proto_mon_reply *reply,
+                            struct proto_pg_stats *stats, void *arg)
+{
+    struct stats_call *sc = arg;
+
+    if (stats) {
+        *sc->out = *stats;
+        stats->pgs = NULL; /* taken */
+        stats->n = 0;
+    }
+    cairn__call_done(sc->c, &sc->call, result);
+}
+
+static void stats_call_fn(struct cairn *c, struct cairn__msg *msg)
+{
+    struct stats_call *sc = (struct stats_call *)msg;
+    int r = proto_monc_pg_stats(c->monc, stats_call_done, sc);
+
+    if (r < 0)
+        cairn__call_done(c, &sc->call, r);
+}
+
+int cairn_pg_stats(struct cairn *c, struct proto_pg_stats *out)
+{
+    struct stats_call sc = {.c = c, .out = out};
+
+    if (!out)
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    int r = cairn__call_run(c, &sc.call, stats_call_fn);
+    if (r < 0)
+        proto_pg_stats_fini(out);
+    return r;
+}
+
 /* A copy of monc's newest map. */
 struct map_call {
     struct cairn__call call;

@@ -35,6 +35,15 @@ int cairn_mon_command(struct cairn *c, const struct proto_mon_cmd *cmd,
  * transport errors of cairn_mon_command(). */
 int cairn_status(struct cairn *c, struct proto_mon_status *out);
 
+/* The PG stats the leader monitor holds (soft state from the OSDs'
+ * beacons; docs/monitor.md): only stats of OSDs that are up and the PG's
+ * primary in the leader's map, from fresh beacons. On 0 @out->pgs is the
+ * caller's (proto_pg_stats_fini). -ENODATA when the monitors have none to
+ * give (no leader, or the leader is unreachable), -EOPNOTSUPP from an older
+ * monitor, or the transport errors of cairn_mon_command(); then @out is
+ * left zeroed. Callers fall back to states derived from the map. */
+int cairn_pg_stats(struct cairn *c, struct proto_pg_stats *out);
+
 /* A copy of the newest cluster map this connection has (it follows every
  * new epoch), which the caller frees with proto_map_destroy(). 0 or -ENOMEM,
  * -ECANCELED. */

@@ -376,10 +376,14 @@ static void leadership_changed(struct mon_daemon *d)
         fail_proposals(d);
         mon_failure_destroy(d->failure);
         d->failure = NULL;
+        mon_pgstats_destroy(d->pgstats);
+        d->pgstats = NULL;
     }
     if (leader && !d->failure &&
         mon_failure_create(&d->opts.failure, mon__now_ms(), &d->failure) < 0)
         cairn_log(CAIRN_LOG_WARN, CAIRN_SS_MON, "no memory for the failure detector");
+    if (leader && !d->pgstats && mon_pgstats_create(&d->pgstats) < 0)
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_MON, "no memory for PG stats");
     if (lead != d->seen_lead || term != d->seen_term) {
         const char *name = lead ? mon__name_of(d, lead) : NULL;
         cairn_log(CAIRN_LOG_INFO, CAIRN_SS_MON, "term %llu: %s%s%s", (unsigned long long)term,
@@ -784,6 +788,7 @@ void mon__daemon_close(struct mon_daemon *d)
     while ((w = TAILQ_FIRST(&d->waiters)))
         waiter_free(d, w);
     mon_failure_destroy(d->failure);
+    mon_pgstats_destroy(d->pgstats);
     mon_raft_destroy(d->raft);
     mon_cluster_destroy(d->cluster);
     mon_log_store_close(d->store);

@@ -14,6 +14,7 @@
 
 #include "monitor/core/cluster.h"
 #include "monitor/core/failure.h"
+#include "monitor/core/pgstats.h"
 #include "monitor/core/raft.h"
 #include "monitor/log_store.h"
 #include "protocol/auth.h"
@@ -95,6 +96,8 @@ struct mon_waiter {
     uint64_t txid;
     uint16_t reply_type;
     bool forwarded;                     /* waits for a FORWARD reply, not the log */
+    int fail_err;                       /* forwarded: the error a failed forward answers
+                                           (0: -EAGAIN, the client retries) */
     uint64_t term, index;               /* the proposed entry */
 };
 TAILQ_HEAD(mon_waiter_list, mon_waiter);
@@ -124,6 +127,7 @@ struct mon_daemon {
     struct mon_cluster *cluster;
     bool has_state;                     /* false for a joiner until its first snapshot */
     struct mon_failure *failure;        /* leader only */
+    struct mon_pgstats *pgstats;        /* leader only: the OSDs' PG stats (soft state) */
     struct mon_peer peers[MON_MAX_PEERS];
     struct mon_sess_list sessions;
     struct mon_waiter_list waiters;
@@ -201,6 +205,10 @@ void mon__peer_sess_closed(struct mon_daemon *d, struct mon_sess *s);
  * to @sess. 0, or -EAGAIN when no leader is reachable (caller answers). */
 int mon__forward_command(struct mon_daemon *d, struct mon_sess *sess, uint64_t txid,
                          uint16_t reply_type, const uint8_t *meta, size_t meta_len);
+/* Relays a PG_STATS request to the leader, its reply to @sess (an error
+ * reply -ENODATA when the forward fails). 0, or -ENODATA when no leader is
+ * reachable (caller answers). */
+int mon__forward_pg_stats(struct mon_daemon *d, struct mon_sess *sess, uint64_t txid);
 /* Forwards a beacon one-way to the leader (dropped when none is known). */
 void mon__forward_beacon(struct mon_daemon *d, const uint8_t *meta, size_t meta_len);
 /* Followers: refreshes d->view from the leader now and then. */

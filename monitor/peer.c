@@ -350,6 +350,9 @@ static void forward_cb(int result, struct proto_frame *reply, void *arg)
         if (r < 0)
             cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_MON, "relaying to %s: %s",
                       proto_conn_peer(w->sess->conn), strerror(-r));
+    } else if (result < 0 && w->fail_err) {
+        mon__reply_error(w->sess, w->txid, w->reply_type, w->fail_err,
+                         "forwarding to the leader failed: %s", strerror(-result));
     } else if (result < 0) {
         mon__reply_error(w->sess, w->txid, w->reply_type, -EAGAIN,
                          "forwarding to the leader failed: %s; retry", strerror(-result));
@@ -375,6 +378,29 @@ int mon__forward_command(struct mon_daemon *d, struct mon_sess *sess, uint64_t t
     if (r < 0) {
         free(w);
         return -EAGAIN;
+    }
+    TAILQ_INSERT_TAIL(&d->waiters, w, link);
+    return 0;
+}
+
+int mon__forward_pg_stats(struct mon_daemon *d, struct mon_sess *sess, uint64_t txid)
+{
+    struct proto_conn *c = leader_conn(d);
+    struct mon_waiter *w;
+
+    if (!c || !(w = calloc(1, sizeof(*w))))
+        return -ENODATA;
+    *w = (struct mon_waiter){.d = d,
+                             .sess = sess,
+                             .txid = txid,
+                             .reply_type = PROTO_MSG_MON_PG_STATS,
+                             .forwarded = true,
+                             .fail_err = -ENODATA};
+    int r = proto_conn_request(c, PROTO_MSG_MON_PG_STATS, NULL, 0, NULL, 0,
+                               MON_FORWARD_TIMEOUT_MS, forward_cb, w);
+    if (r < 0) {
+        free(w);
+        return -ENODATA;
     }
     TAILQ_INSERT_TAIL(&d->waiters, w, link);
     return 0;

@@ -7,10 +7,11 @@
  *
  * Who may do what (the peer entity was proven by the handshake):
  *   mon.*     Raft messages, forwarded commands and beacons, everything else
- *   client.*  every command, status, maps; test commands only client.admin
+ *   client.*  every command, status, PG stats, maps; test commands only
+ *             client.admin
  *   osd.N     OSD_BOOT, OSD_FAILURE (reported as itself), CONFIG_GET,
- *             beacons for osd.N, status, maps
- *   others    status and maps */
+ *             beacons (with PG stats) for osd.N, status, PG stats, maps
+ *   others    status, PG stats and maps */
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -143,6 +144,8 @@ static bool op_is_read_only(uint32_t op)
     return op == PROTO_MON_KEY_GET || op == PROTO_MON_KEY_LS || op == PROTO_MON_CONFIG_GET;
 }
 
+static bool sess_is_monitor(const struct mon_sess *s);
+
 /* ---- commands ------------------------------------------------------------ */
 
 struct request {
@@ -227,12 +230,16 @@ static void follower_write(struct mon_daemon *d, const struct request *q,
                                                   : "no leader elected yet; retry");
 }
 
+/* A beacon, with the PG stats it carries (@stats NULL or beacon_ms 0:
+ * none; the leader takes stats->pgs). */
 static void handle_beacon_cmd(struct mon_daemon *d, const struct proto_mon_cmd *cmd,
-                              const uint8_t *meta, size_t len)
+                              struct proto_pg_stats *stats, const uint8_t *meta, size_t len)
 {
     if (mon__is_leader(d)) {
         if (d->failure && cmd->id >= 0)
             mon_failure_beacon(d->failure, cmd->id, mon__now_ms());
+        if (d->pgstats && stats && stats->beacon_ms)
+            mon_pgstats_report(d->pgstats, cmd->id, stats, mon__now_ms());
     } else {
         mon__forward_beacon(d, meta, len);
     }
@@ -261,7 +268,7 @@ static void handle_command(struct mon_daemon *d, const struct request *q,
     } else if (op_is_read_only(cmd.op)) {
         answer_query(d, q, &cmd);
     } else if (cmd.op == PROTO_MON_OSD_BEACON) {
-        handle_beacon_cmd(d, &cmd, f->meta, f->hdr.meta_len);
+        handle_beacon_cmd(d, &cmd, NULL, f->meta, f->hdr.meta_len);
         mon__reply_error(q->s, q->txid, q->type, 0, "beacon noted");
     } else if (!mon__is_leader(d)) {
         follower_write(d, q, &cmd);
@@ -296,6 +303,39 @@ static void handle_status(struct mon_daemon *d, const struct request *q,
     mon__status(d, &rep->status);
     rep->epoch = rep->status.epoch;
     mon__reply(q->s, q->txid, q->type, rep, NULL, 0);
+    free(rep);
+}
+
+/* PG_STATS: the leader answers from its soft state; a follower relays the
+ * question once (never a monitor's: no loops) and says -ENODATA when it
+ * cannot, so that the CLI falls back to the map at once. */
+static void handle_pg_stats(struct mon_daemon *d, const struct request *q)
+{
+    struct proto_pg_stats st;
+    struct proto_mon_reply *rep;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (!d->has_state || !mon__is_leader(d) || !d->pgstats) {
+        if (d->has_state && !mon__is_leader(d) && !sess_is_monitor(q->s) &&
+            mon__forward_pg_stats(d, q->s, q->txid) == 0)
+            return;
+        mon__reply_error(q->s, q->txid, q->type, -ENODATA, "mon.%s has no PG stats: %s",
+                         d->opts.name, mon__is_leader(d) ? "out of memory" : "not the leader");
+        return;
+    }
+    if (mon_pgstats_collect(d->pgstats, mon_cluster_map(d->cluster), mon__now_ms(), &st) < 0 ||
+        proto_mon_pg_stats_encode(&st, &buf, &len) < 0 || !(rep = malloc(sizeof(*rep)))) {
+        proto_pg_stats_fini(&st);
+        free(buf);
+        mon__reply_error(q->s, q->txid, q->type, -ENOMEM, "out of memory");
+        return;
+    }
+    proto_mon_reply_init(rep);
+    rep->epoch = mon_cluster_map(d->cluster)->epoch;
+    mon__reply(q->s, q->txid, q->type, rep, buf, len);
+    proto_pg_stats_fini(&st);
+    free(buf);
     free(rep);
 }
 
@@ -370,19 +410,19 @@ void mon__push_maps(struct mon_daemon *d)
 static void handle_beacon(struct mon_daemon *d, struct mon_sess *s, const struct proto_frame *f)
 {
     const char *who = proto_conn_peer(s->conn);
+    struct proto_pg_stats stats = {0};
     struct proto_mon_cmd cmd;
+    int r = proto_mon_beacon_decode(f->meta, f->hdr.meta_len, &cmd, &stats);
 
-    if (proto_mon_cmd_decode(f->meta, f->hdr.meta_len, &cmd) < 0 ||
-        cmd.op != PROTO_MON_OSD_BEACON) {
-        bad_input(s, "malformed beacon");
+    if (r < 0) {
+        bad_input(s, "malformed beacon (%s)", strerror(-r));
         return;
     }
-    if (!entity_has_type(who, "mon") && osd_id_of_entity(who) != cmd.id) {
+    if (!entity_has_type(who, "mon") && osd_id_of_entity(who) != cmd.id)
         bad_input(s, "beacon for osd.%d", cmd.id);
-        return;
-    }
-    if (d->has_state)
-        handle_beacon_cmd(d, &cmd, f->meta, f->hdr.meta_len);
+    else if (d->has_state)
+        handle_beacon_cmd(d, &cmd, &stats, f->meta, f->hdr.meta_len);
+    proto_pg_stats_fini(&stats);
 }
 
 static void handle_isolate(struct mon_daemon *d, const struct request *q,
@@ -449,6 +489,9 @@ static bool dispatch_request(struct mon_daemon *d, const struct request *q,
         return true;
     case PROTO_MSG_MON_STATUS:
         handle_status(d, q, f);
+        return true;
+    case PROTO_MSG_MON_PG_STATS:
+        handle_pg_stats(d, q);
         return true;
     case PROTO_MSG_MON_GET_MAP:
     case PROTO_MSG_MON_SUBSCRIBE:

@@ -9,16 +9,34 @@
  *
  * Client ops are served only in ACTIVE (service.c holds them until then).
  * A refused or lost boot is retried every OSD_BOOT_RETRY_MS. */
+#include "osd/beacon.h"
 #include "osd/internal.h"
+#include "osd/pgstat.h"
 
+#include "common/assert.h"
 #include "common/log.h"
 #include "protocol/monc.h"
 #include "protocol/mon.h"
+#include "protocol/pgstat.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The wire carries the OSD's flags as they are (protocol/pgstat.h). */
+#define SAME_FLAG(x) ((unsigned)OSD_PGS_##x == (unsigned)PROTO_PGS_##x)
+CAIRN_STATIC_ASSERT(SAME_FLAG(ACTIVE) && SAME_FLAG(CLEAN) && SAME_FLAG(PEERING) &&
+                        SAME_FLAG(DEGRADED) && SAME_FLAG(RECOVERING) && SAME_FLAG(BACKFILLING) &&
+                        SAME_FLAG(INCOMPLETE) && SAME_FLAG(INCONSISTENT) && SAME_FLAG(UNDERSIZED) &&
+                        SAME_FLAG(PEERED) && SAME_FLAG(SCRUBBING) && SAME_FLAG(DEEP),
+                    "PG state flags differ between osd/pgstat.h and protocol/pgstat.h");
+#undef SAME_FLAG
+CAIRN_STATIC_ASSERT(sizeof(((struct osd_pg_stat *)0)->acting) ==
+                        sizeof(((struct proto_pg_stat *)0)->acting),
+                    "acting sets differ in size");
 
 static void send_boot(struct osd_daemon *d);
 
@@ -146,15 +164,116 @@ static void send_boot(struct osd_daemon *d)
     d->boot_in_flight = true;
 }
 
+/* @in on the wire. The acting set is the engine's; one that reports none
+ * gets the up set of our map, which is what the acting set is until
+ * peering keeps other OSDs in it. */
+static void pg_stat_to_wire(const struct osd_daemon *d, const struct osd_pg_stat *in,
+                            struct proto_pg_stat *out)
+{
+    const struct proto_map_pool *pool;
+
+    memset(out, 0, sizeof(*out));
+    out->pool = in->pool;
+    out->ps = in->ps;
+    out->state = in->state;
+    out->epoch = in->epoch;
+    out->last_update = in->last_update;
+    out->objects = in->objects;
+    out->objects_missing = in->objects_missing;
+    out->objects_recovered = in->objects_recovered;
+    out->last_scrub_ns = in->last_scrub_ns;
+    out->last_deep_scrub_ns = in->last_deep_scrub_ns;
+    out->n_acting = in->n_acting < PROTO_PLACE_MAX_REPLICAS ? in->n_acting
+                                                             : PROTO_PLACE_MAX_REPLICAS;
+    memcpy(out->acting, in->acting, out->n_acting * sizeof(out->acting[0]));
+    if (out->n_acting == 0 && d->map && (pool = proto_map_pool(d->map, in->pool)) &&
+        in->ps < pool->pg_num)
+        out->n_acting = proto_place_up(d->map, pool, in->ps, out->acting,
+                                       PROTO_PLACE_MAX_REPLICAS);
+}
+
+/* The stats of the PGs we are primary of, into @out: at most
+ * PROTO_MON_PG_STATS_MAX (beyond that, the rest go unreported: logged
+ * once; the frame's metadata limit is the tighter bound anyway). 0 or
+ * -ENOMEM. */
+static int collect_stats(struct osd_daemon *d, struct proto_pg_stats *out)
+{
+    static bool warned;
+    unsigned n = osd__pg_stats(d->engine, NULL, 0);
+    struct osd_pg_stat *raw;
+
+    if (n > PROTO_MON_PG_STATS_MAX) {
+        if (!warned)
+            cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s: primary of %u PGs; beacons report "
+                      "the first %u", d->opts.entity, n, PROTO_MON_PG_STATS_MAX);
+        warned = true;
+        n = PROTO_MON_PG_STATS_MAX;
+    }
+    if (n == 0)
+        return 0;
+    raw = calloc(n, sizeof(*raw));
+    out->pgs = calloc(n, sizeof(*out->pgs));
+    if (!raw || !out->pgs) {
+        free(raw);
+        proto_pg_stats_fini(out);
+        return -ENOMEM;
+    }
+    unsigned got = osd__pg_stats(d->engine, raw, n);
+    out->n = got < n ? got : n;
+    for (uint32_t i = 0; i < out->n; i++)
+        pg_stat_to_wire(d, &raw[i], &out->pgs[i]);
+    free(raw);
+    return 0;
+}
+
+static struct timeval ms_timeval(uint64_t ms)
+{
+    return (struct timeval){.tv_sec = (time_t)(ms / 1000),
+                            .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+}
+
 void osd__beacon(struct osd_daemon *d)
 {
+    struct proto_pg_stats stats = {.beacon_ms = (uint32_t)d->opts.beacon_ms};
+    struct timeval every = ms_timeval(d->opts.beacon_ms);
     struct proto_mon_cmd cmd;
 
+    /* Back to the full interval after a beacon osd__beacon_soon() hurried. */
+    if (d->beacon_ev)
+        event_add(d->beacon_ev, &every);
     proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BEACON);
     cmd.id = d->opts.id;
-    int r = proto_monc_beacon(d->monc, &cmd);
+    int r = collect_stats(d, &stats);
+    /* Without memory for the stats, a plain beacon still says we live. */
+    r = proto_monc_beacon_stats(d->monc, &cmd, r == 0 ? &stats : NULL);
+    if (r == -EMSGSIZE) {
+        /* Too many PGs for one frame: liveness first, stats go unreported
+         * (logged once). */
+        static bool warned;
+        if (!warned)
+            cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s: the stats of %u PGs do not fit a "
+                      "beacon; sending beacons without them", d->opts.entity, stats.n);
+        warned = true;
+        r = proto_monc_beacon(d->monc, &cmd);
+    }
     if (r < 0 && r != -ENOTCONN)
         cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_OSD, "%s: beacon: %s", d->opts.entity, strerror(-r));
+    proto_pg_stats_fini(&stats);
+}
+
+void osd__beacon_soon(struct osd_daemon *d)
+{
+    struct timeval soon = ms_timeval(OSD_BEACON_SOON_MS), due, now, limit;
+
+    if (!d->beacon_ev || d->stopping)
+        return;
+    if (event_pending(d->beacon_ev, EV_TIMEOUT, &due) &&
+        event_base_gettimeofday_cached(d->base, &now) == 0) {
+        evutil_timeradd(&now, &soon, &limit);
+        if (evutil_timercmp(&due, &limit, <=))
+            return; /* one is due that soon anyway */
+    }
+    event_add(d->beacon_ev, &soon);
 }
 
 int osd__boot_start(struct osd_daemon *d, const uint8_t uuid[16])

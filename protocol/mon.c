@@ -8,6 +8,7 @@
 #include "protocol/internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,36 +92,43 @@ static bool is_zero(const uint8_t *p, size_t n)
 
 /* ---- commands ----------------------------------------------------------- */
 
-int proto_mon_cmd_encode(const struct proto_mon_cmd *cmd, uint8_t **buf, size_t *len)
+/* Fills @m from @cmd; its strings point into @cmd. */
+static int cmd_to_pb(const struct proto_mon_cmd *cmd, Cairn__MonCommand *m)
 {
-    Cairn__MonCommand m = CAIRN__MON_COMMAND__INIT;
-
     if (!str_fits(cmd->name, sizeof(cmd->name)) || !str_fits(cmd->key, sizeof(cmd->key)) ||
         !str_fits(cmd->value, sizeof(cmd->value)))
         return -EINVAL;
-    m.has_op = true;
-    m.op = cmd->op;
-    m.has_id = cmd->id != -1;
-    m.id = cmd->id;
-    m.name = opt_str(cmd->name);
-    m.key = opt_str(cmd->key);
-    m.value = opt_str(cmd->value);
-    m.has_size = cmd->size != 0;
-    m.size = cmd->size;
-    m.has_min_size = cmd->min_size != 0;
-    m.min_size = cmd->min_size;
-    m.has_pg_num = cmd->pg_num != 0;
-    m.pg_num = cmd->pg_num;
-    m.has_failure_domain = cmd->failure_domain != 0;
-    m.failure_domain = cmd->failure_domain;
-    m.has_weight = cmd->weight != 0;
-    m.weight = cmd->weight;
-    m.has_uuid = !is_zero(cmd->uuid, sizeof(cmd->uuid));
-    m.uuid.data = (uint8_t *)cmd->uuid;
-    m.uuid.len = sizeof(cmd->uuid);
-    m.has_stamp_ns = cmd->stamp_ns != 0;
-    m.stamp_ns = cmd->stamp_ns;
-    return proto__pb_pack(&m.base, buf, len);
+    m->has_op = true;
+    m->op = cmd->op;
+    m->has_id = cmd->id != -1;
+    m->id = cmd->id;
+    m->name = opt_str(cmd->name);
+    m->key = opt_str(cmd->key);
+    m->value = opt_str(cmd->value);
+    m->has_size = cmd->size != 0;
+    m->size = cmd->size;
+    m->has_min_size = cmd->min_size != 0;
+    m->min_size = cmd->min_size;
+    m->has_pg_num = cmd->pg_num != 0;
+    m->pg_num = cmd->pg_num;
+    m->has_failure_domain = cmd->failure_domain != 0;
+    m->failure_domain = cmd->failure_domain;
+    m->has_weight = cmd->weight != 0;
+    m->weight = cmd->weight;
+    m->has_uuid = !is_zero(cmd->uuid, sizeof(cmd->uuid));
+    m->uuid.data = (uint8_t *)cmd->uuid;
+    m->uuid.len = sizeof(cmd->uuid);
+    m->has_stamp_ns = cmd->stamp_ns != 0;
+    m->stamp_ns = cmd->stamp_ns;
+    return 0;
+}
+
+int proto_mon_cmd_encode(const struct proto_mon_cmd *cmd, uint8_t **buf, size_t *len)
+{
+    Cairn__MonCommand m = CAIRN__MON_COMMAND__INIT;
+    int r = cmd_to_pb(cmd, &m);
+
+    return r < 0 ? r : proto__pb_pack(&m.base, buf, len);
 }
 
 static int cmd_from_pb(const Cairn__MonCommand *m, struct proto_mon_cmd *cmd)
@@ -272,6 +280,202 @@ int proto_mon_reply_decode(const uint8_t *buf, size_t len, struct proto_mon_repl
     if (r == 0)
         *reply = *tmp;
     free(tmp);
+    return r;
+}
+
+/* ---- PG stats: beacons and PG_STATS replies ----------------------------- */
+
+/* Protobuf views of a struct proto_pg_stats, pointing into it. */
+struct pg_pb {
+    Cairn__PgStat *msgs;
+    Cairn__PgStat **ptrs;
+};
+
+static void pg_pb_free(struct pg_pb *p)
+{
+    free(p->msgs);
+    free(p->ptrs);
+}
+
+static void pg_stat_to_pb(const struct proto_pg_stat *st, Cairn__PgStat *m)
+{
+    cairn__pg_stat__init(m);
+    m->has_pool = m->has_ps = m->has_state = m->has_epoch = true;
+    m->pool = st->pool;
+    m->ps = st->ps;
+    m->state = st->state;
+    m->epoch = st->epoch;
+    m->has_last_update = st->last_update != 0;
+    m->last_update = st->last_update;
+    m->has_objects = st->objects != 0;
+    m->objects = st->objects;
+    m->has_objects_missing = st->objects_missing != 0;
+    m->objects_missing = st->objects_missing;
+    m->has_objects_recovered = st->objects_recovered != 0;
+    m->objects_recovered = st->objects_recovered;
+    m->has_last_scrub_ns = st->last_scrub_ns != 0;
+    m->last_scrub_ns = st->last_scrub_ns;
+    m->has_last_deep_scrub_ns = st->last_deep_scrub_ns != 0;
+    m->last_deep_scrub_ns = st->last_deep_scrub_ns;
+    m->n_acting = st->n_acting;
+    m->acting = (int32_t *)st->acting;
+}
+
+/* Builds the protobuf views of @s. 0, -EINVAL (too many PGs or acting
+ * OSDs: a caller bug), -ENOMEM. */
+static int pg_pb_build(const struct proto_pg_stats *s, struct pg_pb *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (s->n > PROTO_MON_PG_STATS_MAX || (s->n && !s->pgs))
+        return -EINVAL;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->pgs[i].n_acting > PROTO_PLACE_MAX_REPLICAS)
+            return -EINVAL;
+    if (s->n == 0)
+        return 0;
+    p->msgs = malloc(sizeof(*p->msgs) * s->n);
+    p->ptrs = malloc(sizeof(*p->ptrs) * s->n);
+    if (!p->msgs || !p->ptrs) {
+        pg_pb_free(p);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < s->n; i++) {
+        pg_stat_to_pb(&s->pgs[i], &p->msgs[i]);
+        p->ptrs[i] = &p->msgs[i];
+    }
+    return 0;
+}
+
+static int pg_stat_from_pb(const Cairn__PgStat *m, struct proto_pg_stat *st)
+{
+    if (m->pool < 0 || m->n_acting > PROTO_PLACE_MAX_REPLICAS)
+        return -EINVAL;
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < m->n_acting; i++) {
+        if (m->acting[i] < 0 || (uint32_t)m->acting[i] >= PROTO_MAP_MAX_OSDS)
+            return -EINVAL;
+        st->acting[i] = m->acting[i];
+    }
+    st->n_acting = (uint32_t)m->n_acting;
+    st->pool = m->pool;
+    st->ps = m->ps;
+    st->state = m->state;
+    st->epoch = m->epoch;
+    st->last_update = m->last_update;
+    st->objects = m->objects;
+    st->objects_missing = m->objects_missing;
+    st->objects_recovered = m->objects_recovered;
+    st->last_scrub_ns = m->last_scrub_ns;
+    st->last_deep_scrub_ns = m->last_deep_scrub_ns;
+    return 0;
+}
+
+/* Converts @n decoded PgStats into a new array in @s->pgs. */
+static int pgs_from_pb(Cairn__PgStat *const *msgs, size_t n, struct proto_pg_stats *s)
+{
+    if (n > PROTO_MON_PG_STATS_MAX)
+        return -EINVAL;
+    s->n = 0;
+    s->pgs = NULL;
+    if (n == 0)
+        return 0;
+    if (!(s->pgs = malloc(sizeof(*s->pgs) * n)))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int r = pg_stat_from_pb(msgs[i], &s->pgs[i]);
+        if (r < 0) {
+            free(s->pgs);
+            s->pgs = NULL;
+            return r;
+        }
+    }
+    s->n = (uint32_t)n;
+    return 0;
+}
+
+int proto_mon_beacon_encode(const struct proto_mon_cmd *cmd, const struct proto_pg_stats *stats,
+                            uint8_t **buf, size_t *len)
+{
+    Cairn__MonCommand m = CAIRN__MON_COMMAND__INIT;
+    struct pg_pb p = {0};
+    int r;
+
+    if (cmd->op != PROTO_MON_OSD_BEACON || (stats && stats->beacon_ms == 0))
+        return -EINVAL;
+    if ((r = cmd_to_pb(cmd, &m)) < 0)
+        return r;
+    if (stats) {
+        if ((r = pg_pb_build(stats, &p)) < 0)
+            return r;
+        m.n_pg_stats = stats->n;
+        m.pg_stats = p.ptrs;
+        m.has_beacon_ms = true;
+        m.beacon_ms = stats->beacon_ms;
+    }
+    r = proto__pb_pack(&m.base, buf, len);
+    pg_pb_free(&p);
+    return r;
+}
+
+int proto_mon_beacon_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *cmd,
+                            struct proto_pg_stats *stats)
+{
+    Cairn__MonCommand *m = cairn__mon_command__unpack(NULL, len, buf);
+    struct proto_pg_stats tmp_stats = {0};
+    struct proto_mon_cmd tmp;
+    int r;
+
+    if (!m)
+        return -EBADMSG;
+    proto_mon_cmd_init(&tmp, PROTO_MON_OP_NONE);
+    r = cmd_from_pb(m, &tmp);
+    if (r == 0 && (tmp.op != PROTO_MON_OSD_BEACON || (m->n_pg_stats && !m->has_beacon_ms) ||
+                   (m->has_beacon_ms && m->beacon_ms == 0)))
+        r = -EINVAL;
+    if (r == 0 && (r = pgs_from_pb(m->pg_stats, m->n_pg_stats, &tmp_stats)) == 0)
+        tmp_stats.beacon_ms = m->beacon_ms;
+    cairn__mon_command__free_unpacked(m, NULL);
+    if (r == 0) {
+        *cmd = tmp;
+        *stats = tmp_stats;
+    }
+    return r;
+}
+
+int proto_mon_pg_stats_encode(const struct proto_pg_stats *stats, uint8_t **buf, size_t *len)
+{
+    Cairn__PgStatsReply m = CAIRN__PG_STATS_REPLY__INIT;
+    struct pg_pb p;
+    int r = pg_pb_build(stats, &p);
+
+    if (r < 0)
+        return r;
+    m.n_pgs = stats->n;
+    m.pgs = p.ptrs;
+    m.has_objects_per_s = stats->objects_per_s != 0;
+    m.objects_per_s = stats->objects_per_s;
+    r = proto__pb_pack(&m.base, buf, len);
+    pg_pb_free(&p);
+    return r;
+}
+
+int proto_mon_pg_stats_decode(const uint8_t *buf, size_t len, struct proto_pg_stats *stats)
+{
+    Cairn__PgStatsReply *m = cairn__pg_stats_reply__unpack(NULL, len, buf);
+    struct proto_pg_stats tmp = {0};
+    int r = -EINVAL;
+
+    if (!m)
+        return -EBADMSG;
+    /* "!(x >= 0)" also refuses NaN. */
+    if (!(m->objects_per_s >= 0) || isinf(m->objects_per_s))
+        goto out;
+    if ((r = pgs_from_pb(m->pgs, m->n_pgs, &tmp)) == 0) {
+        tmp.objects_per_s = m->objects_per_s;
+        *stats = tmp;
+    }
+out:
+    cairn__pg_stats_reply__free_unpacked(m, NULL);
     return r;
 }
 

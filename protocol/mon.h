@@ -13,6 +13,7 @@
 
 #include "protocol/auth.h"
 #include "protocol/map.h"
+#include "protocol/pgstat.h"
 
 #define PROTO_MON_NAME_MAX 128u
 #define PROTO_MON_VALUE_MAX 256u
@@ -35,7 +36,8 @@ enum proto_mon_op {
     PROTO_MON_OSD_REWEIGHT = 14, /* id, weight (16.16) */
     PROTO_MON_OSD_DOWN = 15,     /* id: mark down (failure detection or admin) */
     PROTO_MON_OSD_FAILURE = 16,  /* id = target, name = reporter entity: a peer's report */
-    PROTO_MON_OSD_BEACON = 17,   /* id: liveness, not a Raft entry */
+    PROTO_MON_OSD_BEACON = 17,   /* id: liveness, not a Raft entry; may carry PG stats
+                                    (proto_mon_beacon_encode) */
     /* monitors */
     PROTO_MON_MON_ADD = 20,      /* name, value = address */
     PROTO_MON_MON_RM = 21,       /* name */
@@ -122,6 +124,31 @@ int proto_mon_reply_encode(const struct proto_mon_reply *reply, uint8_t **buf, s
  * init values (id -1). On failure *@cmd or *@reply is unchanged. */
 int proto_mon_cmd_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *cmd);
 int proto_mon_reply_decode(const uint8_t *buf, size_t len, struct proto_mon_reply *reply);
+
+/* An OSD_BEACON with the sender's PG stats (mon.proto MonCommand fields 13,
+ * 14). @stats NULL: a plain beacon, as proto_mon_cmd_encode(); else
+ * stats->beacon_ms must be > 0 and stats->n <= PROTO_MON_PG_STATS_MAX
+ * (-EINVAL otherwise, as for a @cmd that is not an OSD_BEACON). Returns as
+ * proto_mon_cmd_encode(). */
+int proto_mon_beacon_encode(const struct proto_mon_cmd *cmd, const struct proto_pg_stats *stats,
+                            uint8_t **buf, size_t *len);
+/* Decodes a beacon: the command as proto_mon_cmd_decode() (op must be
+ * OSD_BEACON) and its stats into @stats (pgs malloc'd, free with
+ * proto_pg_stats_fini; beacon_ms 0 and no pgs when it carries none).
+ * 0, -EBADMSG, -EINVAL (not a beacon; more than PROTO_MON_PG_STATS_MAX
+ * PGs; a PG with pool < 0, more than PROTO_PLACE_MAX_REPLICAS acting
+ * OSDs or an acting id outside [0, PROTO_MAP_MAX_OSDS); stats without
+ * beacon_ms), -ENOMEM. On failure *@cmd and *@stats are unchanged. */
+int proto_mon_beacon_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *cmd,
+                            struct proto_pg_stats *stats);
+
+/* PgStatsReply, the data of a PROTO_MSG_MON_PG_STATS reply: @stats->pgs
+ * and objects_per_s. Encode: 0, -EINVAL (n > PROTO_MON_PG_STATS_MAX or a
+ * PG with n_acting > PROTO_PLACE_MAX_REPLICAS), -ENOMEM. Decode: as the
+ * beacon's stats (beacon_ms 0), or -EINVAL for a negative or non-finite
+ * rate. */
+int proto_mon_pg_stats_encode(const struct proto_pg_stats *stats, uint8_t **buf, size_t *len);
+int proto_mon_pg_stats_decode(const uint8_t *buf, size_t len, struct proto_pg_stats *stats);
 
 /* MapRequest: the epoch the asker already has (0 = none). */
 int proto_mon_map_request_encode(uint64_t have_epoch, uint8_t **buf, size_t *len);

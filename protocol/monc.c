@@ -50,7 +50,7 @@
 #include <string.h>
 
 enum monc_state { MONC_IDLE, MONC_HUNTING, MONC_BACKOFF, MONC_SESSION };
-enum op_kind { OP_COMMAND, OP_STATUS, OP_GET_MAP };
+enum op_kind { OP_COMMAND, OP_STATUS, OP_GET_MAP, OP_PG_STATS };
 enum op_state { OP_WAITING, OP_SENT, OP_DELAYED };
 
 struct proto_monc;
@@ -65,6 +65,8 @@ struct monc_op {
     size_t meta_len;
     proto_monc_reply_cb reply_cb; /* OP_COMMAND, OP_STATUS */
     proto_monc_map_cb map_cb;     /* OP_GET_MAP */
+    proto_monc_pg_stats_cb stats_cb; /* OP_PG_STATS */
+    struct proto_pg_stats stats;  /* OP_PG_STATS: the answer's data, once decoded */
     void *arg;
     uint64_t deadline_ns;         /* on the monc clock */
     uint32_t backoff_ms;          /* next -EAGAIN delay */
@@ -336,6 +338,7 @@ static struct proto_map *frame_map(const struct proto_monc *monc, const struct p
 
 static void op_free(struct monc_op *op)
 {
+    proto_pg_stats_fini(&op->stats);
     event_free(op->timer);
     free(op->meta);
     free(op);
@@ -358,6 +361,8 @@ static void op_complete(struct monc_op *op, int result, const struct proto_mon_r
             map = NULL;
         }
         op->map_cb(result, map, op->arg);
+    } else if (op->kind == OP_PG_STATS) {
+        op->stats_cb(result, reply, result == 0 ? &op->stats : NULL, op->arg);
     } else {
         op->reply_cb(result, reply, op->arg);
     }
@@ -542,6 +547,17 @@ static void op_handle_answer(struct monc_op *op, struct proto_frame *frame)
     }
     if (status_from_leader(op))
         return;
+    if (op->kind == OP_PG_STATS) {
+        r = op->reply.result;
+        if (r == 0 && frame->hdr.data_len &&
+            (r = proto_mon_pg_stats_decode(frame->data, frame->hdr.data_len, &op->stats)) < 0) {
+            cairn_log(CAIRN_LOG_WARN, CAIRN_SS_PROTO, "monc: bad PG stats from mon.%s: %s",
+                      monc->session_mon, strerror(-r));
+            r = r == -ENOMEM ? r : -EBADMSG;
+        }
+        op_complete(op, r, r == op->reply.result ? &op->reply : NULL, NULL);
+        return;
+    }
     if (op->kind != OP_GET_MAP) {
         op_complete(op, op->reply.result, &op->reply, NULL);
         return;
@@ -675,6 +691,22 @@ int proto_monc_get_map(struct proto_monc *monc, proto_monc_map_cb cb, void *arg)
     if ((r = op_start(monc, OP_GET_MAP, PROTO_MSG_MON_GET_MAP, meta, len, arg, &op)) < 0)
         return r;
     op->map_cb = cb;
+    op_go(op);
+    return 0;
+}
+
+int proto_monc_pg_stats(struct proto_monc *monc, proto_monc_pg_stats_cb cb, void *arg)
+{
+    struct monc_op *op;
+
+    if (monc->destroying)
+        return -ECANCELED;
+    if (!cb)
+        return -EINVAL;
+    int r = op_start(monc, OP_PG_STATS, PROTO_MSG_MON_PG_STATS, NULL, 0, arg, &op);
+    if (r < 0)
+        return r;
+    op->stats_cb = cb;
     op_go(op);
     return 0;
 }
@@ -1010,7 +1042,8 @@ void proto_monc_unsubscribe(struct proto_monc *monc)
         evtimer_del(monc->timer);
 }
 
-int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd)
+int proto_monc_beacon_stats(struct proto_monc *monc, const struct proto_mon_cmd *cmd,
+                            const struct proto_pg_stats *stats)
 {
     uint8_t *meta;
     size_t len;
@@ -1022,7 +1055,7 @@ int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd)
             hunt_start(monc);
         return -ENOTCONN;
     }
-    int r = proto_mon_cmd_encode(cmd, &meta, &len);
+    int r = proto_mon_beacon_encode(cmd, stats, &meta, &len);
     if (r < 0)
         return r;
     r = proto_conn_send(monc->session, PROTO_MSG_MON_BEACON, meta, len, NULL, 0);
@@ -1032,6 +1065,11 @@ int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd)
         return -ENOTCONN;
     }
     return r;
+}
+
+int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd)
+{
+    return proto_monc_beacon_stats(monc, cmd, NULL);
 }
 
 bool proto_monc_handle_message(struct proto_monc *monc, struct proto_conn *conn,

@@ -67,6 +67,13 @@ typedef void (*proto_monc_reply_cb)(int result, const struct proto_mon_reply *re
 /* proto_monc_get_map()'s outcome: 0 and a map the callback owns (free it
  * with proto_map_destroy), or -errno as above and NULL. */
 typedef void (*proto_monc_map_cb)(int result, struct proto_map *map, void *arg);
+/* proto_monc_pg_stats()'s outcome: @result and @reply as for
+ * proto_monc_reply_cb (-ENODATA: the monitor has no stats to give, e.g.
+ * no leader; -EOPNOTSUPP: an older monitor); @stats is non-NULL exactly
+ * when @result is 0, valid during the call only (the callback may take
+ * stats->pgs, leaving NULL there). */
+typedef void (*proto_monc_pg_stats_cb)(int result, const struct proto_mon_reply *reply,
+                                       struct proto_pg_stats *stats, void *arg);
 /* A subscriber's new map, borrowed: valid during the call only. */
 typedef void (*proto_monc_sub_cb)(const struct proto_map *map, void *arg);
 
@@ -103,6 +110,9 @@ int proto_monc_command(struct proto_monc *monc, const struct proto_mon_cmd *cmd,
  * to that leader and asks it (twice at most), since only the leader knows
  * the quorum first-hand. 0, -EINVAL, -ENOMEM. */
 int proto_monc_status(struct proto_monc *monc, proto_monc_reply_cb cb, void *arg);
+/* Fetches the leader's soft-state PG stats (PROTO_MSG_MON_PG_STATS; a
+ * follower relays the question). 0, -EINVAL, -ENOMEM. */
+int proto_monc_pg_stats(struct proto_monc *monc, proto_monc_pg_stats_cb cb, void *arg);
 /* Fetches the latest committed map. 0, -EINVAL, -ENOMEM. */
 int proto_monc_get_map(struct proto_monc *monc, proto_monc_map_cb cb, void *arg);
 
@@ -118,6 +128,10 @@ void proto_monc_unsubscribe(struct proto_monc *monc);
  * session, starting a hunt when there is none. 0, -EINVAL (another op),
  * -ENOTCONN (no session yet: try again at the next beacon), -ENOBUFS, -ENOMEM. */
 int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd);
+/* The same with the sender's PG stats (@stats NULL: none; see
+ * proto_mon_beacon_encode); -EINVAL also for bad @stats. */
+int proto_monc_beacon_stats(struct proto_monc *monc, const struct proto_mon_cmd *cmd,
+                            const struct proto_pg_stats *stats);
 
 /* The newest map monc has seen (NULL before the first); valid until control
  * returns to the event loop. */

@@ -1,5 +1,8 @@
 /* Fuzz target for the monitor command codec (protocol/mon.c). Each input is
- * decoded as a MonCommand, a MonReply and a MapRequest. A command that
+ * decoded as a MonCommand, a MonReply, a MapRequest, a beacon with PG
+ * stats and a PgStatsReply. Decoded PG stats must keep the decoder's
+ * limits (count, acting set size and ids, pool >= 0) and survive a round
+ * trip. A command that
  * decodes must satisfy the decoder's promises (valid op, id >= -1, strings
  * terminated within their buffers) and survive encode + decode unchanged.
  * Any crash, leak, sanitizer report or abort() is a bug. Built by
@@ -48,6 +51,75 @@ static void round_trip(const struct proto_mon_cmd *c)
         abort();
 }
 
+static void check_pg_stats(const struct proto_pg_stats *s)
+{
+    if (s->n > PROTO_MON_PG_STATS_MAX || (s->n == 0) != (s->pgs == NULL))
+        abort();
+    for (uint32_t i = 0; i < s->n; i++) {
+        const struct proto_pg_stat *st = &s->pgs[i];
+        if (st->pool < 0 || st->n_acting > PROTO_PLACE_MAX_REPLICAS)
+            abort();
+        for (uint32_t k = 0; k < st->n_acting; k++)
+            if (st->acting[k] < 0 || (uint32_t)st->acting[k] >= PROTO_MAP_MAX_OSDS)
+                abort();
+    }
+}
+
+static void same_pg_stats(const struct proto_pg_stats *a, const struct proto_pg_stats *b)
+{
+    if (a->n != b->n)
+        abort();
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct proto_pg_stat *x = &a->pgs[i], *y = &b->pgs[i];
+        if (x->pool != y->pool || x->ps != y->ps || x->state != y->state ||
+            x->epoch != y->epoch || x->last_update != y->last_update ||
+            x->objects != y->objects || x->objects_missing != y->objects_missing ||
+            x->objects_recovered != y->objects_recovered || x->last_scrub_ns != y->last_scrub_ns ||
+            x->last_deep_scrub_ns != y->last_deep_scrub_ns || x->n_acting != y->n_acting ||
+            memcmp(x->acting, y->acting, x->n_acting * sizeof(x->acting[0])) != 0)
+            abort();
+    }
+}
+
+/* Beacons and PG stats replies: limits kept, round trips exact. */
+static void pg_stats_cases(const uint8_t *data, size_t size)
+{
+    struct proto_pg_stats s = {0}, again = {0};
+    struct proto_mon_cmd cmd, cmd2;
+    uint8_t *buf;
+    size_t len;
+
+    int r = proto_mon_beacon_decode(data, size, &cmd, &s);
+    if (r == 0) {
+        check_cmd(&cmd);
+        check_pg_stats(&s);
+        if (proto_mon_beacon_encode(&cmd, s.beacon_ms ? &s : NULL, &buf, &len) != 0 ||
+            proto_mon_beacon_decode(buf, len, &cmd2, &again) != 0 || cmd2.id != cmd.id ||
+            again.beacon_ms != s.beacon_ms)
+            abort();
+        same_pg_stats(&s, &again);
+        free(buf);
+        proto_pg_stats_fini(&again);
+        proto_pg_stats_fini(&s);
+    } else if (r != -EBADMSG && r != -EINVAL && r != -ENOMEM) {
+        abort();
+    }
+    r = proto_mon_pg_stats_decode(data, size, &s);
+    if (r == 0) {
+        check_pg_stats(&s);
+        if (!(s.objects_per_s >= 0) || proto_mon_pg_stats_encode(&s, &buf, &len) != 0 ||
+            proto_mon_pg_stats_decode(buf, len, &again) != 0 ||
+            again.objects_per_s != s.objects_per_s)
+            abort();
+        same_pg_stats(&s, &again);
+        free(buf);
+        proto_pg_stats_fini(&again);
+        proto_pg_stats_fini(&s);
+    } else if (r != -EBADMSG && r != -EINVAL && r != -ENOMEM) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct proto_mon_cmd cmd;
@@ -69,5 +141,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(reply);
     }
     (void)proto_mon_map_request_decode(data, size, &epoch);
+    pg_stats_cases(data, size);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Writes the seed corpus of the mon_cmd fuzz target: a few encoded monitor
  * commands (a pool create with every pool field, an OSD boot with uuid and
- * address, a key create), one file each, into the directory given. Run by
+ * address, a key create, a beacon with PG stats, a PG stats reply), one
+ * file each, into the directory given. Run by
  * hand after a schema change:  fuzz_mon_cmd_gen_corpus tests/fuzz/corpus/mon_cmd */
 #include <stdint.h>
 #include <stdio.h>
@@ -9,14 +10,49 @@
 
 #include "protocol/mon.h"
 
+static int write_buf(const char *dir, const char *name, uint8_t *buf, size_t len);
+
 static int write_cmd(const char *dir, const char *name, const struct proto_mon_cmd *c)
 {
-    char path[4096];
     uint8_t *buf;
     size_t len;
 
     if (proto_mon_cmd_encode(c, &buf, &len) != 0)
         return 1;
+    return write_buf(dir, name, buf, len);
+}
+
+/* Two PGs with every field set; as a beacon of osd.1 and as a reply. */
+static int write_pg_stats(const char *dir)
+{
+    struct proto_pg_stat pgs[2] = {
+        {.pool = 1, .ps = 0x1f, .state = PROTO_PGS_ACTIVE | PROTO_PGS_CLEAN, .epoch = 12,
+         .last_update = (12ull << 32) | 7, .objects = 40, .last_scrub_ns = 1700000000000000000ull,
+         .n_acting = 3, .acting = {1, 0, 2}},
+        {.pool = 2, .ps = 3, .state = PROTO_PGS_ACTIVE | PROTO_PGS_DEGRADED | PROTO_PGS_RECOVERING,
+         .epoch = 13, .objects = 9, .objects_missing = 4, .objects_recovered = 5, .n_acting = 2,
+         .acting = {1, 2}},
+    };
+    struct proto_pg_stats s = {.n = 2, .pgs = pgs, .beacon_ms = 1000, .objects_per_s = 2.5};
+    struct proto_mon_cmd c;
+    uint8_t *buf;
+    size_t len;
+
+    proto_mon_cmd_init(&c, PROTO_MON_OSD_BEACON);
+    c.id = 1;
+    if (proto_mon_beacon_encode(&c, &s, &buf, &len) != 0 ||
+        write_buf(dir, "beacon-pg-stats.bin", buf, len) != 0)
+        return 1;
+    if (proto_mon_pg_stats_encode(&s, &buf, &len) != 0)
+        return 1;
+    return write_buf(dir, "pg-stats-reply.bin", buf, len);
+}
+
+/* Writes and frees @buf. */
+static int write_buf(const char *dir, const char *name, uint8_t *buf, size_t len)
+{
+    char path[4096];
+
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *fp = fopen(path, "wb");
     int r = !fp || fwrite(buf, 1, len, fp) != len;
@@ -58,5 +94,6 @@ int main(int argc, char **argv)
     strcpy(c.name, "client.admin");
     strcpy(c.value, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
     r |= write_cmd(argv[1], "key-create.bin", &c);
+    r |= write_pg_stats(argv[1]);
     return r;
 }

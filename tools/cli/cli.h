@@ -1,9 +1,8 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
- * function per command; each area's file (status.c, mon.c, osd.c, pool.c,
- * auth.c, config.c, object.c, bench.c, image.c and image_xfer.c) holds its
- * commands; health.c the
- * health rules and PG states;
+ * function per command; each area's file (status.c, pg.c, mon.c, osd.c,
+ * pool.c, auth.c, config.c, object.c, bench.c, image.c and image_xfer.c)
+ * holds its commands; health.c the health rules; pgview.c the PG states;
  * output.c prints tables and JSON. */
 #ifndef CAIRN_TOOLS_CLI_H
 #define CAIRN_TOOLS_CLI_H
@@ -16,6 +15,8 @@
 
 #include "client/cairn_admin.h"
 #include "client/image.h"
+#include "protocol/pgstat.h"
+#include "protocol/placement.h"
 
 /* Exit status (DESIGN.md §8). */
 #define CLI_EXIT_OK 0
@@ -96,16 +97,79 @@ struct cli_pg_states {
 void cli_pgs_count(const struct proto_map *map, struct cli_pg_states *states,
                    uint32_t *osd_pgs, uint32_t *osd_primary);
 
+/* One PG as the CLI shows it (pgview.c). */
+struct cli_pg {
+    int32_t pool;
+    uint32_t ps;
+    uint32_t size;                          /* the pool's */
+    uint32_t state;                         /* PROTO_PGS_*; 0 = "inactive" */
+    bool unknown;                           /* stats, but none from its primary */
+    unsigned n_up, n_raw;
+    int32_t up[PROTO_PLACE_MAX_REPLICAS];   /* from the map; up[0] the primary */
+    int32_t raw[PROTO_PLACE_MAX_REPLICAS];  /* up set plus the down OSDs, in order */
+    const struct proto_pg_stat *stat;       /* its primary's report, or NULL; points into
+                                               the stats the view was built from */
+};
+
+/* How many PGs are in one state. */
+struct cli_pg_count {
+    uint32_t state;
+    bool unknown;
+    uint64_t count;
+};
+
+/* Every PG of the map (or of one pool) with its state, and the counts by
+ * state (known states in flag order, then "inactive", then "unknown"). */
+struct cli_pg_view {
+    bool from_osds;                         /* states from the OSDs' reports; false: from
+                                               the map alone */
+    size_t n;
+    struct cli_pg *pgs;                     /* by pool (map order), then ps; malloc'd */
+    size_t n_counts, cap_counts;
+    struct cli_pg_count *counts;            /* malloc'd */
+    uint64_t objects_missing;               /* summed over the reports */
+    double objects_per_s;                   /* recovery rate, from the leader */
+};
+
+/* Builds @v from @map and the leader's @stats (NULL: none, states from the
+ * map); @pool selects one pool id, -1 all. @v points into @stats, which
+ * must outlive it. 0 or -ENOMEM (then @v is empty). */
+int cli_pg_view_build(const struct proto_map *map, const struct proto_pg_stats *stats,
+                      int32_t pool, struct cli_pg_view *v);
+void cli_pg_view_fini(struct cli_pg_view *v);
+/* The count of known state @state (not "unknown"). */
+uint64_t cli_pg_view_count(const struct cli_pg_view *v, uint32_t state);
+/* "active+clean", "inactive" (no flag), or "unknown"; returns @buf (at
+ * least PROTO_PG_STATE_STR_MAX bytes). */
+const char *cli_pg_state_str(uint32_t state, bool unknown, char *buf, size_t len);
+/* "1.1f": pool id, then ps in hex. */
+void cli_pgid_format(int32_t pool, uint32_t ps, char *buf, size_t len);
+/* A PG log version as E'C: epoch (high 32 bits), counter (low 32 bits). */
+void cli_version_format(uint64_t version, char *buf, size_t len);
+
 /* Health from the map and the monitors' status: error without a leader or
  * a majority in quorum or with inactive PGs; warn for monitors out of
- * quorum, OSDs down, no OSDs, degraded PGs. */
+ * quorum, OSDs down, no OSDs, degraded PGs. PG states from the map. */
 void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
                      struct cli_health *h);
+/* The same with PG states from @view when it has the OSDs' reports
+ * (docs/cli.md "cairn health"): errors for inactive, incomplete, peered
+ * and inconsistent PGs; warnings for degraded or undersized, peering,
+ * unknown ones; each names the down OSDs of those PGs. */
+void cli_health_eval_view(const struct proto_map *map, const struct proto_mon_status *st,
+                          const struct cli_pg_view *view, struct cli_health *h);
 const char *cli_health_name(enum cli_health_level level); /* "ok", "warn", "error" */
 /* Sorts the quorum's names, for output that does not depend on who answered. */
 void cli_quorum_sort(struct proto_mon_status *st);
+/* The leader's PG stats, or none (-ENODATA, an older monitor, no leader
+ * in @st): then @stats is zeroed and the caller uses the map. True when
+ * there are stats. */
+bool cli_fetch_pg_stats(struct cli_ctx *ctx, const struct proto_mon_status *st,
+                        struct proto_pg_stats *stats);
 int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_health(struct cli_ctx *ctx, int argc, char **argv);
+/* pg.c */
+int cli_pg_ls(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- mon.c, osd.c, pool.c, auth.c, config.c ------------------------------------ */
 
@@ -217,7 +281,7 @@ void cli_json_finish(struct cli_json *j);
 void cli_json_write_string(FILE *out, const char *s);
 
 /* A text table: columns padded to their widest cell, two spaces apart. */
-#define CLI_TABLE_COLS 8
+#define CLI_TABLE_COLS 10
 
 struct cli_table {
     unsigned ncols;

@@ -1,6 +1,8 @@
 /* The health rules of docs/cli.md and the PG states they use: a pure
- * function of the cluster map and the monitors' status, used by `cairn status` and `cairn health`
- * (status.c) and unit-tested on its own. */
+ * function of the cluster map, the monitors' status and (when the leader
+ * has them) the PG states the OSDs report (pgview.c), used by `cairn
+ * status` and `cairn health` (status.c) and unit-tested on its own. */
+#include "common/assert.h"
 #include "protocol/placement.h"
 #include "tools/cli/cli.h"
 
@@ -138,13 +140,143 @@ static void health_pgs(const struct proto_map *map, struct cli_health *h)
                    (unsigned long long)s.degraded, s.degraded == 1 ? "" : "s");
 }
 
+/* ---- PG states the OSDs reported ---- */
+
+#define PGID_LIST_MAX 4 /* PG ids spelled out in one reason */
+
+/* One kind of PG problem: which PGs, and the down OSDs among their raw sets. */
+struct pg_problem {
+    uint64_t count;
+    uint8_t down[PROTO_MAP_MAX_OSDS / 8]; /* bitmap by OSD id */
+    unsigned n_down;
+    char pgids[PGID_LIST_MAX * 24];       /* "1.a, 1.b" */
+};
+
+static void problem_add(struct pg_problem *pb, const struct proto_map *map, const struct cli_pg *pg)
+{
+    char id[24];
+
+    if (pb->count < PGID_LIST_MAX) {
+        cli_pgid_format(pg->pool, pg->ps, id, sizeof(id));
+        list_add(pb->pgids, sizeof(pb->pgids), (unsigned)pb->count, "", id);
+    }
+    pb->count++;
+    for (unsigned i = 0; i < pg->n_raw; i++) {
+        int32_t o = pg->raw[i];
+        const struct proto_map_osd *osd = proto_map_osd(map, o);
+        if (!osd || osd->up || (pb->down[o / 8] & (1u << (o % 8))))
+            continue;
+        pb->down[o / 8] |= (uint8_t)(1u << (o % 8));
+        pb->n_down++;
+    }
+}
+
+/* ": osd.3 is down", ": osd.3, osd.5 are down", or "" when none is. */
+static void down_suffix(const struct pg_problem *pb, char *buf, size_t len)
+{
+    char list[CLI_HEALTH_REASON_MAX / 2] = "", id[16];
+    unsigned n = 0;
+
+    buf[0] = '\0';
+    if (!pb->n_down)
+        return;
+    for (uint32_t o = 0; o < PROTO_MAP_MAX_OSDS; o++) {
+        if (pb->down[o / 8] & (1u << (o % 8))) {
+            snprintf(id, sizeof(id), "%u", o);
+            list_add(list, sizeof(list), n++, "osd.", id);
+        }
+    }
+    list_end(list, sizeof(list), n);
+    snprintf(buf, len, ": %s %s down", list, n == 1 ? "is" : "are");
+}
+
+enum { PB_INACTIVE, PB_INCOMPLETE, PB_PEERED, PB_INCONSISTENT, PB_DEGRADED, PB_PEERING,
+       PB_UNKNOWN, PB_N };
+
+static void health_pg_view(const struct proto_map *map, const struct cli_pg_view *v,
+                           struct cli_health *h)
+{
+    struct pg_problem *pb = calloc(PB_N, sizeof(*pb));
+    char down[CLI_HEALTH_REASON_MAX / 2 + 16];
+    bool recovering = false;
+
+    if (!pb) {
+        health_pgs(map, h);
+        return;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        const struct cli_pg *pg = &v->pgs[i];
+        uint32_t s = pg->state;
+        if (pg->unknown)
+            problem_add(&pb[PB_UNKNOWN], map, pg);
+        else if (s == 0)
+            problem_add(&pb[PB_INACTIVE], map, pg);
+        if (s & PROTO_PGS_INCOMPLETE)
+            problem_add(&pb[PB_INCOMPLETE], map, pg);
+        if (s & PROTO_PGS_PEERED)
+            problem_add(&pb[PB_PEERED], map, pg);
+        if (s & PROTO_PGS_INCONSISTENT)
+            problem_add(&pb[PB_INCONSISTENT], map, pg);
+        if (s & (PROTO_PGS_DEGRADED | PROTO_PGS_UNDERSIZED))
+            problem_add(&pb[PB_DEGRADED], map, pg);
+        if (s & PROTO_PGS_PEERING)
+            problem_add(&pb[PB_PEERING], map, pg);
+        recovering |= (s & (PROTO_PGS_RECOVERING | PROTO_PGS_BACKFILLING)) != 0;
+    }
+#define N_PGS(p) (unsigned long long)(p).count, (p).count == 1 ? "" : "s"
+    if (pb[PB_INACTIVE].count) {
+        down_suffix(&pb[PB_INACTIVE], down, sizeof(down));
+        add_reason(h, CLI_HEALTH_ERROR, "%llu PG%s inactive%s", N_PGS(pb[PB_INACTIVE]), down);
+    }
+    if (pb[PB_INCOMPLETE].count) {
+        down_suffix(&pb[PB_INCOMPLETE], down, sizeof(down));
+        add_reason(h, CLI_HEALTH_ERROR, "%llu PG%s incomplete (no complete copy is up)%s",
+                   N_PGS(pb[PB_INCOMPLETE]), down);
+    }
+    if (pb[PB_PEERED].count) {
+        down_suffix(&pb[PB_PEERED], down, sizeof(down));
+        add_reason(h, CLI_HEALTH_ERROR, "%llu PG%s peered (below min_size, writes wait)%s",
+                   N_PGS(pb[PB_PEERED]), down);
+    }
+    if (pb[PB_INCONSISTENT].count) {
+        uint64_t more = pb[PB_INCONSISTENT].count - CAIRN_MIN(pb[PB_INCONSISTENT].count,
+                                                              (uint64_t)PGID_LIST_MAX);
+        char tail[48] = "";
+        if (more)
+            snprintf(tail, sizeof(tail), " and %llu more", (unsigned long long)more);
+        add_reason(h, CLI_HEALTH_ERROR, "%llu PG%s inconsistent (run cairn pg deep-scrub %s%s)",
+                   N_PGS(pb[PB_INCONSISTENT]), pb[PB_INCONSISTENT].pgids, tail);
+    }
+    if (pb[PB_DEGRADED].count) {
+        down_suffix(&pb[PB_DEGRADED], down, sizeof(down));
+        add_reason(h, CLI_HEALTH_WARN, "%llu PG%s degraded%s%s", N_PGS(pb[PB_DEGRADED]), down,
+                   recovering ? (down[0] ? "; recovering" : ": recovering") : "");
+    }
+    if (pb[PB_PEERING].count)
+        add_reason(h, CLI_HEALTH_WARN, "%llu PG%s peering", N_PGS(pb[PB_PEERING]));
+    if (pb[PB_UNKNOWN].count)
+        add_reason(h, CLI_HEALTH_WARN, "%llu PG%s unknown: no report from their primary yet",
+                   N_PGS(pb[PB_UNKNOWN]));
+#undef N_PGS
+    free(pb);
+}
+
 void cli_health_eval(const struct proto_map *map, const struct proto_mon_status *st,
                      struct cli_health *h)
+{
+    cli_health_eval_view(map, st, NULL, h);
+}
+
+void cli_health_eval_view(const struct proto_map *map, const struct proto_mon_status *st,
+                          const struct cli_pg_view *view, struct cli_health *h)
 {
     memset(h, 0, sizeof(*h));
     health_mons(map, st, h);
     health_osds(map, h);
-    health_pgs(map, h);
+    if (view && view->from_osds)
+        health_pg_view(map, view, h);
+    else
+        health_pgs(map, h);
 }
 
 static int name_cmp(const void *a, const void *b)

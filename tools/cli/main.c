@@ -27,6 +27,8 @@ static const struct cli_cmd cmds[] = {
     {"pool", "ls", "", "pools and their properties", cli_pool_ls},
     {"pool", "rm", "NAME --yes-i-really-mean-it", "remove a pool and all its data", cli_pool_rm},
     {"pool", "set", "NAME KEY VALUE", "set size, min_size, pg_num or failure_domain", cli_pool_set},
+    {"pg", "ls", "[--pool NAME]",
+     "PGs: state, objects, missing, up and acting sets, last update, scrubs", cli_pg_ls},
     {"auth", "add", "ENTITY", "create ENTITY's key (or show the existing one)", cli_auth_add},
     {"auth", "get", "ENTITY", "print ENTITY's keyring section", cli_auth_get},
     {"auth", "rm", "ENTITY", "remove ENTITY's key", cli_auth_rm},

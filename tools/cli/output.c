@@ -151,15 +151,15 @@ void cli_table_init(struct cli_table *t, unsigned ncols, ...)
     memset(t, 0, sizeof(*t));
     t->ncols = ncols;
     va_start(ap, ncols);
-    char *hdr[CLI_TABLE_COLS];
+    const char *hdr[CLI_TABLE_COLS] = {0};
     for (unsigned i = 0; i < ncols; i++)
-        hdr[i] = va_arg(ap, char *);
+        hdr[i] = va_arg(ap, const char *);
     va_end(ap);
     /* The header is the first row; out of memory here shows up at the
-     * first cli_table_row(). */
-    (void)cli_table_row(t, hdr[0], ncols > 1 ? hdr[1] : "", ncols > 2 ? hdr[2] : "",
-                        ncols > 3 ? hdr[3] : "", ncols > 4 ? hdr[4] : "", ncols > 5 ? hdr[5] : "",
-                        ncols > 6 ? hdr[6] : "", ncols > 7 ? hdr[7] : "");
+     * first cli_table_row(), which reads ncols of these (unused ones NULL). */
+    CAIRN_STATIC_ASSERT(CLI_TABLE_COLS == 10, "pass every header cell below");
+    (void)cli_table_row(t, hdr[0], hdr[1], hdr[2], hdr[3], hdr[4], hdr[5], hdr[6], hdr[7],
+                        hdr[8], hdr[9]);
 }
 
 int cli_table_row(struct cli_table *t, ...)

@@ -1,5 +1,6 @@
-/* `cairn status` and `cairn health`: gathers the monitors' status and the
- * cluster map, applies the health rules (health.c) and prints the result. */
+/* `cairn status` and `cairn health`: gathers the monitors' status, the
+ * cluster map and the leader's PG stats, builds the PG view (pgview.c),
+ * applies the health rules (health.c) and prints the result. */
 #include "tools/cli/cli.h"
 
 #include <stdlib.h>
@@ -12,8 +13,26 @@ struct status_data {
     struct proto_map *map;
     struct cli_health health;
     uint32_t osds_total, osds_up, osds_in;
-    struct cli_pg_states pgs;
+    struct proto_pg_stats stats;  /* the leader's; zeroed when none */
+    struct cli_pg_view pgs;       /* points into stats */
 };
+
+static void status_data_fini(struct status_data *d)
+{
+    cli_pg_view_fini(&d->pgs);
+    proto_pg_stats_fini(&d->stats);
+    proto_map_destroy(d->map);
+}
+
+bool cli_fetch_pg_stats(struct cli_ctx *ctx, const struct proto_mon_status *st,
+                        struct proto_pg_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    /* Without a leader nobody has stats: do not wait for one. */
+    if (!st->leader[0])
+        return false;
+    return cairn_pg_stats(ctx->cairn, stats) == 0;
+}
 
 static int gather(struct cli_ctx *ctx, struct status_data *d)
 {
@@ -37,8 +56,10 @@ static int gather(struct cli_ctx *ctx, struct status_data *d)
         d->osds_up += o->exists && o->up;
         d->osds_in += o->exists && o->in;
     }
-    cli_health_eval(d->map, &d->st, &d->health);
-    cli_pgs_count(d->map, &d->pgs, NULL, NULL);
+    bool have = cli_fetch_pg_stats(ctx, &d->st, &d->stats);
+    if (cli_pg_view_build(d->map, have ? &d->stats : NULL, -1, &d->pgs) < 0)
+        return cli_fail(ctx, "out of memory");
+    cli_health_eval_view(d->map, &d->st, &d->pgs, &d->health);
     return CLI_EXIT_OK;
 }
 
@@ -53,6 +74,31 @@ static void json_health(struct cli_json *j, const char *key, const struct cli_he
         cli_json_str(j, NULL, h->reasons[i]);
     cli_json_arr_end(j);
     cli_json_obj_end(j);
+}
+
+/* "pgs": total, "active+clean" always (scripts compare the two), then
+ * every other state with its count; "recovery"; "pg_stats": where the
+ * states come from. */
+static void json_pgs(struct cli_json *j, const struct cli_pg_view *v)
+{
+    char name[PROTO_PG_STATE_STR_MAX];
+    uint32_t clean = PROTO_PGS_ACTIVE | PROTO_PGS_CLEAN;
+
+    cli_json_obj_begin(j, "pgs");
+    cli_json_uint(j, "total", v->n);
+    cli_json_uint(j, "active+clean", cli_pg_view_count(v, clean));
+    for (size_t i = 0; i < v->n_counts; i++) {
+        const struct cli_pg_count *c = &v->counts[i];
+        if (c->unknown || c->state != clean)
+            cli_json_uint(j, cli_pg_state_str(c->state, c->unknown, name, sizeof(name)),
+                          c->count);
+    }
+    cli_json_obj_end(j);
+    cli_json_obj_begin(j, "recovery");
+    cli_json_uint(j, "objects_missing", v->objects_missing);
+    cli_json_double(j, "objects_per_s", v->objects_per_s);
+    cli_json_obj_end(j);
+    cli_json_str(j, "pg_stats", v->from_osds ? "osds" : "map");
 }
 
 static void json_status(const struct status_data *d)
@@ -86,14 +132,7 @@ static void json_status(const struct status_data *d)
     cli_json_obj_end(&j);
     cli_json_uint(&j, "pools", d->map->n_pools);
     cli_json_uint(&j, "epoch", d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch);
-    cli_json_obj_begin(&j, "pgs");
-    if (d->pgs.clean)
-        cli_json_uint(&j, "active+clean", d->pgs.clean);
-    if (d->pgs.degraded)
-        cli_json_uint(&j, "active+degraded", d->pgs.degraded);
-    if (d->pgs.inactive)
-        cli_json_uint(&j, "inactive", d->pgs.inactive);
-    cli_json_obj_end(&j);
+    json_pgs(&j, &d->pgs);
     cli_json_obj_end(&j);
     cli_json_finish(&j);
 }
@@ -105,6 +144,22 @@ static void print_health(const struct cli_health *h, const char *indent)
     printf("%s\n", upper[h->level]);
     for (unsigned i = 0; i < h->n; i++)
         printf("%s%s\n", indent, h->reasons[i]);
+}
+
+/* "pgs:       24 (20 active+clean, 4 unknown)" and, with stats, the
+ * recovery line. */
+static void human_pgs(const struct cli_pg_view *v)
+{
+    char name[PROTO_PG_STATE_STR_MAX];
+
+    printf("pgs:       %zu", v->n);
+    for (size_t i = 0; i < v->n_counts; i++)
+        printf("%s%llu %s", i ? ", " : " (", (unsigned long long)v->counts[i].count,
+               cli_pg_state_str(v->counts[i].state, v->counts[i].unknown, name, sizeof(name)));
+    printf("%s%s\n", v->n_counts ? ")" : "", v->from_osds || !v->n ? "" : " [from the map]");
+    if (v->from_osds)
+        printf("recovery:  %llu objects missing, %.1f objects/s\n",
+               (unsigned long long)v->objects_missing, v->objects_per_s);
 }
 
 static void human_status(const struct status_data *d)
@@ -124,16 +179,7 @@ static void human_status(const struct status_data *d)
            d->st.leader[0] ? d->st.leader : "(none)", (unsigned long long)d->st.term);
     printf("osds:      %u total, %u up, %u in\n", d->osds_total, d->osds_up, d->osds_in);
     printf("pools:     %u\n", d->map->n_pools);
-    printf("pgs:       %llu", (unsigned long long)(d->pgs.clean + d->pgs.degraded +
-                                                  d->pgs.inactive));
-    const char *sep = " (";
-    if (d->pgs.clean)
-        printf("%s%llu active+clean", sep, (unsigned long long)d->pgs.clean), sep = ", ";
-    if (d->pgs.degraded)
-        printf("%s%llu active+degraded", sep, (unsigned long long)d->pgs.degraded), sep = ", ";
-    if (d->pgs.inactive)
-        printf("%s%llu inactive", sep, (unsigned long long)d->pgs.inactive), sep = ", ";
-    printf("%s\n", sep[0] == ',' ? ")" : "");
+    human_pgs(&d->pgs);
     printf("epoch:     %llu\n",
            (unsigned long long)(d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch));
 }
@@ -149,7 +195,7 @@ int cli_status(struct cli_ctx *ctx, int argc, char **argv)
         else
             human_status(&d);
     }
-    proto_map_destroy(d.map);
+    status_data_fini(&d);
     return r;
 }
 
@@ -168,6 +214,6 @@ int cli_health(struct cli_ctx *ctx, int argc, char **argv)
             print_health(&d.health, "  ");
         }
     }
-    proto_map_destroy(d.map);
+    status_data_fini(&d);
     return r;
 }

@@ -9,14 +9,18 @@ if [[ ! -x $OSD ]]; then
 fi
 
 osds_up() { cairn status --json | json 'j["osds"]["up"]'; }
+# osds_up_is N: true when the map has N OSDs up (for wait_for, which must
+# run the query on every try).
+osds_up_is() { [[ $(osds_up) -eq $1 ]]; }
 
-# osd_cluster_up N: one monitor and N OSDs on N hosts, all up.
+# osd_cluster_up N [MONS]: MONS monitors (default 1) and N OSDs on N
+# hosts, all up.
 osd_cluster_up() {
     local n=$1
-    cluster_up --mons 1 --osds "$n" --hosts "$n"
+    cluster_up --mons "${2:-1}" --osds "$n" --hosts "$n"
     if grep -qE "none started|not written yet" "$DIR/up.out"; then
         log "deploy/cluster does not start OSDs yet; skipping"
         exit 77
     fi
-    wait_for 60 test "$(osds_up)" -eq "$n" || fail "only $(osds_up) of $n OSDs came up"
+    wait_for 60 osds_up_is "$n" || fail "only $(osds_up) of $n OSDs came up"
 }

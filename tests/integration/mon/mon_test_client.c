@@ -17,6 +17,8 @@
  *     key-create ADDR ENTITY          create ENTITY's key on the monitors; print it
  *     key-rm ADDR ENTITY              remove ENTITY's key
  *     epoch ADDR                      print the map epoch a monitor serves
+ *     pg-stats ADDR                   one PG_STATS request: print "pgs=N" (exit 0), or fail
+ *                                     with the monitor's -errno (61 ENODATA: no stats)
  *     wait-epoch SECS EPOCH ADDR      wait until the monitor serves EPOCH or later
  *     isolate ADDR 0|1                test command: cut a monitor off its peers / heal
  *     watch ADDR POOL                 subscribe, create POOL, expect a MAP_UPDATE with it
@@ -475,6 +477,26 @@ static int cmd_epoch(struct tc *t, const char *addr)
     return r;
 }
 
+static int cmd_pg_stats(struct tc *t, const char *addr)
+{
+    struct proto_mon_reply rep;
+    struct proto_pg_stats st = {0};
+    struct call k;
+    int r = call(t, addr, PROTO_MSG_MON_PG_STATS, NULL, 0, NULL, 0, &k);
+
+    if (r == 0)
+        r = proto_mon_reply_decode(k.reply.meta, k.reply.hdr.meta_len, &rep);
+    if (r == 0)
+        r = rep.result;
+    if (r == 0 && k.reply.hdr.data_len)
+        r = proto_mon_pg_stats_decode(k.reply.data, k.reply.hdr.data_len, &st);
+    proto_frame_free(&k.reply);
+    if (r == 0)
+        printf("pgs=%u\n", st.n);
+    proto_pg_stats_fini(&st);
+    return r;
+}
+
 static int cmd_wait_epoch(struct tc *t, int secs, uint64_t epoch, const char *addr)
 {
     uint64_t end = cairn_now_ns() + (uint64_t)secs * 1000000000u;
@@ -780,6 +802,8 @@ static int dispatch(struct tc *t, int argc, char **argv)
         return cmd_key(t, argv[1], PROTO_MON_KEY_RM, argv[2]);
     if (!strcmp(c, "epoch") && argc == 2)
         return cmd_epoch(t, argv[1]);
+    if (!strcmp(c, "pg-stats") && argc == 2)
+        return cmd_pg_stats(t, argv[1]);
     if (!strcmp(c, "wait-epoch") && argc == 4)
         return cmd_wait_epoch(t, atoi(argv[1]), strtoull(argv[2], NULL, 10), argv[3]);
     if (!strcmp(c, "isolate") && argc == 3)

@@ -45,6 +45,8 @@ struct fakemon {
     bool hold_status;      /* answer STATUS only on release_status() */
     char remote_addr[128]; /* leader_addr sent with -EREMOTE */
     unsigned cmds, statuses, subs, beacons;
+    int pg_stats_result;         /* PG_STATS: the answer's result; 1 = garbage data */
+    uint32_t beacon_pgs;         /* PGs in the last beacon's stats */
     uint64_t sub_have;           /* have_epoch of the last SUBSCRIBE */
     struct proto_conn *sub_conn; /* the subscriber */
     struct held held[MAX_HELD];
@@ -161,6 +163,43 @@ static void fake_map_request(struct fakemon *f, struct proto_conn *conn,
     free(r);
 }
 
+/* PG_STATS: two PGs, an error, or (pg_stats_result 1) data that is no
+ * PgStatsReply. */
+static void fake_pg_stats(struct fakemon *f, struct proto_conn *conn, uint64_t txid)
+{
+    struct proto_pg_stat pgs[2] = {{.pool = 1, .ps = 0x1f, .state = PROTO_PGS_ACTIVE,
+                                    .n_acting = 2, .acting = {2, 0}},
+                                   {.pool = 1, .ps = 2, .objects_missing = 9}};
+    struct proto_pg_stats st = {.n = 2, .pgs = pgs, .objects_per_s = 1.5};
+    struct proto_mon_reply r;
+    uint8_t *meta, *data = NULL;
+    size_t meta_len, data_len = 0;
+    static uint8_t garbage[] = {0x0a, 0x7f, 0x01};
+
+    proto_mon_reply_init(&r);
+    r.result = f->pg_stats_result < 0 ? f->pg_stats_result : 0;
+    assert_int_equal(proto_mon_reply_encode(&r, &meta, &meta_len), 0);
+    if (f->pg_stats_result == 0)
+        assert_int_equal(proto_mon_pg_stats_encode(&st, &data, &data_len), 0);
+    assert_int_equal(proto_conn_reply(conn, txid, PROTO_MSG_MON_PG_STATS, meta, meta_len,
+                                      f->pg_stats_result == 1 ? garbage : data,
+                                      f->pg_stats_result == 1 ? sizeof(garbage) : data_len),
+                     0);
+    free(meta);
+    free(data);
+}
+
+static void fake_beacon(struct fakemon *f, const struct proto_frame *fr)
+{
+    struct proto_mon_cmd cmd;
+    struct proto_pg_stats st;
+
+    assert_int_equal(proto_mon_beacon_decode(fr->meta, fr->hdr.meta_len, &cmd, &st), 0);
+    f->beacons++;
+    f->beacon_pgs = st.n;
+    proto_pg_stats_fini(&st);
+}
+
 static void fake_on_message(struct proto_conn *conn, struct proto_frame *fr, void *arg)
 {
     struct fakemon *f = arg;
@@ -183,7 +222,10 @@ static void fake_on_message(struct proto_conn *conn, struct proto_frame *fr, voi
             fake_map_request(f, conn, fr);
         break;
     case PROTO_MSG_MON_BEACON:
-        f->beacons++;
+        fake_beacon(f, fr);
+        break;
+    case PROTO_MSG_MON_PG_STATS:
+        fake_pg_stats(f, conn, fr->hdr.txid);
         break;
     default:
         fail_msg("unexpected type %u", fr->hdr.type);
@@ -721,6 +763,86 @@ static void test_beacon_needs_a_session(void **state)
     assert_int_equal(e->fakes[0].beacons, 1);
 }
 
+struct stats_result {
+    unsigned fired;
+    int result;
+    bool has_reply, has_stats;
+    struct proto_pg_stats stats; /* taken from the callback */
+};
+
+static void stats_cb(int result, const struct proto_mon_reply *reply,
+                     struct proto_pg_stats *stats, void *arg)
+{
+    struct stats_result *res = arg;
+
+    res->fired++;
+    res->result = result;
+    res->has_reply = reply != NULL;
+    res->has_stats = stats != NULL;
+    if (stats) {
+        res->stats = *stats;
+        stats->pgs = NULL; /* taken */
+    }
+}
+
+static bool stats_fired(void *arg)
+{
+    return ((struct stats_result *)arg)->fired > 0;
+}
+
+static void test_pg_stats_and_beacons_with_stats(void **state)
+{
+    struct tenv *e = *state;
+    struct proto_pg_stat pg = {.pool = 1, .ps = 3, .state = PROTO_PGS_ACTIVE | PROTO_PGS_CLEAN};
+    struct proto_pg_stats mine = {.n = 1, .pgs = &pg, .beacon_ms = 1000};
+    struct stats_result res = {0};
+    struct proto_mon_cmd cmd;
+    struct result done;
+
+    client_start(e, "a", 5000);
+    assert_int_equal(proto_monc_pg_stats(e->monc, NULL, NULL), -EINVAL);
+    assert_int_equal(proto_monc_pg_stats(e->monc, stats_cb, &res), 0);
+    assert_true(run_until(e, stats_fired, &res, WAIT_MS));
+    assert_int_equal(res.result, 0);
+    assert_true(res.has_reply && res.has_stats);
+    assert_int_equal(res.stats.n, 2);
+    assert_int_equal(res.stats.pgs[0].ps, 0x1f);
+    assert_int_equal(res.stats.pgs[0].acting[0], 2);
+    assert_int_equal(res.stats.pgs[1].objects_missing, 9);
+    assert_true(res.stats.objects_per_s == 1.5);
+    proto_pg_stats_fini(&res.stats);
+
+    /* The monitor has none: its -errno, no stats. Garbage: -EBADMSG. */
+    e->fakes[0].pg_stats_result = -ENODATA;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(proto_monc_pg_stats(e->monc, stats_cb, &res), 0);
+    assert_true(run_until(e, stats_fired, &res, WAIT_MS));
+    assert_int_equal(res.result, -ENODATA);
+    assert_true(res.has_reply);
+    assert_false(res.has_stats);
+    e->fakes[0].pg_stats_result = 1;
+    memset(&res, 0, sizeof(res));
+    assert_int_equal(proto_monc_pg_stats(e->monc, stats_cb, &res), 0);
+    assert_true(run_until(e, stats_fired, &res, WAIT_MS));
+    assert_int_equal(res.result, -EBADMSG);
+    assert_false(res.has_reply || res.has_stats);
+
+    /* A beacon carries the stats; bad stats are refused before sending. */
+    assert_int_equal(command(e, "x", &done), 0);
+    assert_true(wait_result(e, &done));
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BEACON);
+    cmd.id = 3;
+    mine.beacon_ms = 0;
+    assert_int_equal(proto_monc_beacon_stats(e->monc, &cmd, &mine), -EINVAL);
+    mine.beacon_ms = 1000;
+    assert_int_equal(proto_monc_beacon_stats(e->monc, &cmd, &mine), 0);
+    for (uint64_t end = cairn_now_ns() + 2000000000ull;
+         !e->fakes[0].beacons && cairn_now_ns() < end;)
+        event_base_loop(e->base, EVLOOP_ONCE);
+    assert_int_equal(e->fakes[0].beacons, 1);
+    assert_int_equal(e->fakes[0].beacon_pgs, 1);
+}
+
 static void test_destroy_cancels_pending_calls(void **state)
 {
     struct tenv *e = *state;
@@ -763,6 +885,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_keepalive_fetches_a_missed_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beacon_needs_a_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_stats_and_beacons_with_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_cancels_pending_calls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* The monitor command codec (protocol/mon.c): round trips of every op, of
- * replies with key and status, of map requests; rejection of truncated,
- * garbage and out-of-range input with the documented -errno. */
+ * replies with key and status, of map requests, of beacons with PG stats
+ * and of PG stats replies; rejection of truncated, garbage and
+ * out-of-range input with the documented -errno. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,6 +353,255 @@ static void test_mon_map_request_round_trip(void **state)
     assert_true(e == 77);
 }
 
+/* ---- beacons with PG stats, PG_STATS replies ---- */
+
+/* @n PG stats with every field set to something distinctive. */
+static void fill_stats(struct proto_pg_stats *s, uint32_t n)
+{
+    memset(s, 0, sizeof(*s));
+    s->n = n;
+    s->pgs = n ? calloc(n, sizeof(*s->pgs)) : NULL;
+    s->beacon_ms = 1000;
+    for (uint32_t i = 0; i < n; i++) {
+        struct proto_pg_stat *st = &s->pgs[i];
+        st->pool = (int32_t)(i % 3) + 1;
+        st->ps = i;
+        st->state = PROTO_PGS_ACTIVE | (i % 2 ? PROTO_PGS_CLEAN : PROTO_PGS_DEGRADED);
+        st->epoch = 40 + i;
+        st->last_update = (41ull << 32) | (i + 7);
+        st->objects = 1000 + i;
+        st->objects_missing = i % 5;
+        st->objects_recovered = 3 * i;
+        st->last_scrub_ns = 1700000000000000000ull + i;
+        st->last_deep_scrub_ns = i % 2 ? 0 : 1600000000000000000ull + i;
+        st->n_acting = 1 + i % PROTO_PLACE_MAX_REPLICAS;
+        for (uint32_t k = 0; k < st->n_acting; k++)
+            st->acting[k] = (int32_t)((i + k) % PROTO_MAP_MAX_OSDS);
+    }
+}
+
+static void assert_stats_equal(const struct proto_pg_stats *a, const struct proto_pg_stats *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (uint32_t i = 0; i < a->n; i++) {
+        const struct proto_pg_stat *x = &a->pgs[i], *y = &b->pgs[i];
+        assert_int_equal(x->pool, y->pool);
+        assert_int_equal(x->ps, y->ps);
+        assert_int_equal(x->state, y->state);
+        assert_true(x->epoch == y->epoch && x->last_update == y->last_update);
+        assert_true(x->objects == y->objects && x->objects_missing == y->objects_missing);
+        assert_true(x->objects_recovered == y->objects_recovered);
+        assert_true(x->last_scrub_ns == y->last_scrub_ns);
+        assert_true(x->last_deep_scrub_ns == y->last_deep_scrub_ns);
+        assert_int_equal(x->n_acting, y->n_acting);
+        assert_memory_equal(x->acting, y->acting, x->n_acting * sizeof(x->acting[0]));
+    }
+}
+
+static void beacon_cmd(struct proto_mon_cmd *c, int32_t id)
+{
+    proto_mon_cmd_init(c, PROTO_MON_OSD_BEACON);
+    c->id = id;
+}
+
+static void test_mon_beacon_round_trip_with_stats(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd cmd, out, plain;
+    struct proto_pg_stats in, got;
+    uint8_t *buf;
+    size_t len;
+
+    beacon_cmd(&cmd, 3);
+    fill_stats(&in, 40);
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_int_equal(out.op, PROTO_MON_OSD_BEACON);
+    assert_int_equal(out.id, 3);
+    assert_int_equal(got.beacon_ms, 1000);
+    assert_stats_equal(&in, &got);
+    /* An older monitor's decoder reads the same bytes as a plain beacon. */
+    assert_int_equal(proto_mon_cmd_decode(buf, len, &plain), 0);
+    assert_int_equal(plain.op, PROTO_MON_OSD_BEACON);
+    assert_int_equal(plain.id, 3);
+    free(buf);
+    proto_pg_stats_fini(&got);
+    assert_null(got.pgs);
+
+    /* A primary of no PG still says so: beacon_ms without PGs. */
+    in.n = 0;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_int_equal(got.beacon_ms, 1000);
+    assert_int_equal(got.n, 0);
+    assert_null(got.pgs);
+    free(buf);
+
+    /* An older OSD's beacon (or NULL stats) carries none: beacon_ms 0. */
+    assert_int_equal(proto_mon_beacon_encode(&cmd, NULL, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_int_equal(got.beacon_ms, 0);
+    assert_int_equal(got.n, 0);
+    free(buf);
+    assert_int_equal(proto_mon_cmd_encode(&cmd, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_int_equal(got.beacon_ms, 0);
+    free(buf);
+    proto_pg_stats_fini(&in);
+}
+
+static void test_mon_beacon_encode_rejects_bad_stats(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd cmd;
+    struct proto_pg_stats in;
+    uint8_t *buf = NULL;
+    size_t len;
+
+    beacon_cmd(&cmd, 1);
+    fill_stats(&in, 2);
+    in.beacon_ms = 0;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    in.beacon_ms = 1000;
+    in.pgs[1].n_acting = PROTO_PLACE_MAX_REPLICAS + 1;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    in.pgs[1].n_acting = 1;
+    in.n = PROTO_MON_PG_STATS_MAX + 1;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    in.n = 2;
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BOOT);
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    assert_null(buf);
+    proto_pg_stats_fini(&in);
+}
+
+/* Decoding @buf fails with @want and leaves the outputs alone. */
+static void expect_beacon(const uint8_t *buf, size_t len, int want)
+{
+    struct proto_mon_cmd out;
+    struct proto_pg_stats got = {.n = 77};
+
+    proto_mon_cmd_init(&out, PROTO_MON_POOL_RM);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), want);
+    if (want == 0) {
+        proto_pg_stats_fini(&got);
+        return;
+    }
+    assert_int_equal(out.op, PROTO_MON_POOL_RM);
+    assert_int_equal(got.n, 77);
+}
+
+/* Encodes a beacon of @in (one PG changed by the caller) and checks @want. */
+static void expect_beacon_of(const struct proto_pg_stats *in, int want)
+{
+    struct proto_mon_cmd cmd;
+    uint8_t *buf;
+    size_t len;
+
+    beacon_cmd(&cmd, 2);
+    assert_int_equal(proto_mon_beacon_encode(&cmd, in, &buf, &len), 0);
+    expect_beacon(buf, len, want);
+    free(buf);
+}
+
+static void test_mon_beacon_decode_rejects_bad_stats(void **state)
+{
+    (void)state;
+    static const uint8_t empty_pg[] = {0x6a, 0x00}; /* field 13: one PgStat, all defaults */
+    static const uint8_t cut[] = {0x08, 0x11, 0x6a, 0x05, 0x08};
+    struct proto_mon_cmd cmd;
+    struct proto_pg_stats in;
+    uint8_t *buf, *more;
+    size_t len;
+
+    fill_stats(&in, 3);
+    in.pgs[1].pool = -1;
+    expect_beacon_of(&in, -EINVAL);
+    in.pgs[1].pool = 1;
+    in.pgs[2].acting[0] = -1;
+    expect_beacon_of(&in, -EINVAL);
+    in.pgs[2].acting[0] = (int32_t)PROTO_MAP_MAX_OSDS;
+    expect_beacon_of(&in, -EINVAL);
+    in.pgs[2].acting[0] = 0;
+    expect_beacon_of(&in, 0);
+    proto_pg_stats_fini(&in);
+    expect_beacon(cut, sizeof(cut), -EBADMSG);
+
+    /* Not a beacon. */
+    proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BOOT);
+    assert_int_equal(proto_mon_cmd_encode(&cmd, &buf, &len), 0);
+    expect_beacon(buf, len, -EINVAL);
+    free(buf);
+
+    /* PGs without beacon_ms. */
+    beacon_cmd(&cmd, 2);
+    assert_int_equal(proto_mon_cmd_encode(&cmd, &buf, &len), 0);
+    more = malloc(len + sizeof(empty_pg));
+    memcpy(more, buf, len);
+    memcpy(more + len, empty_pg, sizeof(empty_pg));
+    expect_beacon(more, len + sizeof(empty_pg), -EINVAL);
+    free(more);
+    free(buf);
+
+    /* PROTO_MON_PG_STATS_MAX PGs decode; one more does not. */
+    fill_stats(&in, PROTO_MON_PG_STATS_MAX);
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    expect_beacon(buf, len, 0);
+    more = malloc(len + sizeof(empty_pg));
+    memcpy(more, buf, len);
+    memcpy(more + len, empty_pg, sizeof(empty_pg));
+    expect_beacon(more, len + sizeof(empty_pg), -EINVAL);
+    free(more);
+    free(buf);
+    proto_pg_stats_fini(&in);
+}
+
+static void test_mon_pg_stats_reply_round_trip(void **state)
+{
+    (void)state;
+    struct proto_pg_stats in, got;
+    uint8_t *buf;
+    size_t len;
+
+    fill_stats(&in, 100);
+    in.objects_per_s = 12.75;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), 0);
+    assert_stats_equal(&in, &got);
+    assert_true(got.objects_per_s == 12.75);
+    assert_int_equal(got.beacon_ms, 0);
+    free(buf);
+    proto_pg_stats_fini(&got);
+
+    /* None at all: an empty message. */
+    in.n = 0;
+    in.objects_per_s = 0;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    assert_int_equal(len, 0);
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), 0);
+    assert_int_equal(got.n, 0);
+    free(buf);
+
+    /* A negative or NaN rate is refused; so is garbage. */
+    in.n = 1;
+    in.objects_per_s = -1;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    got.n = 5;
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), -EINVAL);
+    assert_int_equal(got.n, 5);
+    free(buf);
+    in.objects_per_s = NAN;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), -EINVAL);
+    free(buf);
+    static const uint8_t cut[] = {0x0a, 0x09, 0x08};
+    assert_int_equal(proto_mon_pg_stats_decode(cut, sizeof(cut), &got), -EBADMSG);
+    in.n = PROTO_MON_PG_STATS_MAX + 1;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    in.n = 100;
+    proto_pg_stats_fini(&in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +615,10 @@ int main(void)
         cmocka_unit_test(test_mon_reply_round_trip),
         cmocka_unit_test(test_mon_reply_rejects_bad_values),
         cmocka_unit_test(test_mon_map_request_round_trip),
+        cmocka_unit_test(test_mon_beacon_round_trip_with_stats),
+        cmocka_unit_test(test_mon_beacon_encode_rejects_bad_stats),
+        cmocka_unit_test(test_mon_beacon_decode_rejects_bad_stats),
+        cmocka_unit_test(test_mon_pg_stats_reply_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
