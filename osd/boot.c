@@ -111,6 +111,7 @@ static void on_map(const struct proto_map *map, void *arg)
     update_state(d);
     refresh_pgs(d);
     osd__hb_update(d);
+    osd__peering_on_map(d);
     osd__held_release(d, false);
 }
 

@@ -119,6 +119,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     d->stopping = true;
     d->stop_deadline_ns = cairn_now_ns() + (uint64_t)STOP_DEADLINE_MS * 1000000u;
     osd__held_fail_all(d);
+    osd__peering_stop_all(d);
     event_del(d->hb_ev);
     event_del(d->boot_ev);
     event_add(d->stop_ev, &tv);
@@ -200,7 +201,8 @@ static int start_messenger(struct osd_daemon *d)
 int osd__daemon_open(const struct osd_opts *o, struct proto_keyring *kr, struct osd_daemon **out)
 {
     struct osd_daemon *d = calloc(1, sizeof(*d));
-    struct osd_engine_opts eo = {.store = NULL, .hooks = &osd__engine_hooks, .entity = o->entity};
+    struct osd_engine_opts eo = {.store = NULL, .hooks = &osd__engine_hooks, .entity = o->entity,
+                                 .replication = true, .whoami = o->id};
     uint8_t uuid[16];
     unsigned colls = 0;
     int r = -ENOMEM;
@@ -212,6 +214,7 @@ int osd__daemon_open(const struct osd_opts *o, struct proto_keyring *kr, struct 
     d->opts = *o;
     d->keyring = kr;
     d->lock_fd = -1;
+    d->recovery_max = o->recovery_max ? o->recovery_max : OSD_RECOVERY_MAX_DEFAULT;
     TAILQ_INIT(&d->held);
     for (unsigned i = 0; i < OSD_HB_PEERS_MAX; i++)
         d->peers[i].id = -1;
@@ -223,6 +226,7 @@ int osd__daemon_open(const struct osd_opts *o, struct proto_keyring *kr, struct 
     eo.base = d->base;
     eo.store = d->store;
     eo.hooks_arg = d;
+    osd__peer_serve_init(d);
     if ((r = osd__engine_create(&eo, &d->engine)) < 0 || (r = start_messenger(d)) < 0 ||
         (r = start_events(d)) < 0 || (r = osd__boot_start(d, uuid)) < 0)
         goto fail;
@@ -257,6 +261,8 @@ void osd__daemon_close(struct osd_daemon *d)
         return;
     free_events(d);
     osd__held_fail_all(d);
+    if (d->engine)
+        osd__peering_stop_all(d);
     if (d->msgr)
         osd__hb_close(d);
     if (d->monc)

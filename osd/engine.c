@@ -23,6 +23,7 @@
 
 #include "common/assert.h"
 #include "common/log.h"
+#include "osd/pgstat.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -102,6 +103,21 @@ struct osd_pg **osd__engine_pg_buckets(struct osd_engine *e)
 uint32_t osd__engine_dup_max(const struct osd_engine *e)
 {
     return e->opts.dup_max;
+}
+
+int32_t osd__engine_whoami(const struct osd_engine *e)
+{
+    return e->opts.whoami;
+}
+
+const struct osd_engine_hooks *osd__engine_get_hooks(const struct osd_engine *e)
+{
+    return &e->hooks;
+}
+
+void *osd__engine_get_hooks_arg(const struct osd_engine *e)
+{
+    return e->opts.hooks_arg;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -208,10 +224,16 @@ void osd__op_put(struct osd_op *op)
     origin_unref(e, &op->origin);
     for (unsigned i = 0; i < op->n_dups; i++)
         origin_unref(e, &op->dups[i]);
+    free(op->repop_meta);
+    free(op->repop_data);
     if (op->pg)
         op->pg->ops--;
+    /* A late acknowledgement of this op's REPOP must not count for the
+     * next user of the context. */
+    unsigned gen = op->repop_gen + 1;
     memset(op, 0, sizeof(*op));
     op->e = e;
+    op->repop_gen = gen;
     TAILQ_INSERT_HEAD(&e->free_ops, op, link);
     e->ops_in_use--;
 }
@@ -259,6 +281,23 @@ static void reply_and_put(struct osd_op *op, bool executed)
         osd__dup_insert(&op->pg->dup, op->req.client_id, op->req.tid, meta, meta_len) < 0)
         cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: no memory to remember an answer",
                   e->entity, op->pg->coll);
+    if (executed && op->repl_failed && op->reply.result == 0) {
+        /* Durable here, not known to be on every replica: the client
+         * resends once the PG peered, and gets the answer remembered
+         * above. */
+        free(meta);
+        meta = NULL;
+        proto_osd_reply_init(&op->reply);
+        op->reply.result = -ESTALE;
+        op->reply.epoch = e->epoch;
+        snprintf(op->reply.message, sizeof(op->reply.message),
+                 "pg %s is peering again; retry", op->pg->coll);
+        op->rdata_len = 0;
+        if (proto_osd_reply_encode(&op->reply, &meta, &meta_len) < 0) {
+            osd__op_put(op);
+            return;
+        }
+    }
     send_to(e, &op->origin, meta, meta_len, op->rdata, op->reply.result < 0 ? 0 : op->rdata_len);
     for (unsigned i = 0; i < op->n_dups; i++)
         send_to(e, &op->dups[i], meta, meta_len, NULL, 0);
@@ -328,8 +367,23 @@ static void obj_maybe_free(struct osd_engine *e, struct osd_obj *o)
     e->free_objs = o;
 }
 
+/* With replication on, a PG runs reads once peered and writes once active
+ * (with min_size replicas); ops wait in their FIFO meanwhile. */
+static bool pg_allows(const struct osd_engine *e, const struct osd_op *op)
+{
+    uint32_t st = op->pg->state;
+
+    if (!e->opts.replication)
+        return true;
+    if (!op->is_write)
+        return st & (OSD_PGS_ACTIVE | OSD_PGS_PEERED);
+    return st & OSD_PGS_ACTIVE;
+}
+
 static bool can_start(const struct osd_obj *o, const struct osd_op *op)
 {
+    if (!pg_allows(op->e, op))
+        return false;
     if (!op->is_write)
         return o->muts == 0;
     if (op->is_blind)
@@ -339,6 +393,11 @@ static bool can_start(const struct osd_obj *o, const struct osd_op *op)
 
 static void start(struct osd_obj *o, struct osd_op *op)
 {
+    if (op->internal) {
+        op->internal(op);
+        osd__op_put(op);
+        return;
+    }
     switch (osd__exec_start(op)) {
     case OSD_EXEC_DONE:
         reply_and_put(op, true);
@@ -445,4 +504,109 @@ void osd__op_submit(struct osd_pg *pg, struct osd_op *op)
         TAILQ_INSERT_TAIL(&o->waiting, op, link);
     }
     obj_kick(e, o);
+}
+
+/* ---- per-PG operations ------------------------------------------------------ */
+
+/* Collects the busy objects of @pg (kicking or failing may free them). */
+static unsigned pg_objects(struct osd_engine *e, struct osd_pg *pg, struct osd_obj ***out)
+{
+    unsigned n = 0, cap = 0;
+    struct osd_obj **v = NULL;
+
+    for (uint32_t b = 0; b < OSD_OBJ_BUCKETS; b++) {
+        for (struct osd_obj *o = e->obj_buckets[b]; o; o = o->next) {
+            if (o->pg != pg)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                struct osd_obj **nv = realloc(v, cap * sizeof(*nv));
+                CAIRN_ASSERT(nv != NULL);
+                v = nv;
+            }
+            v[n++] = o;
+            o->kicking++; /* pinned until we are done */
+        }
+    }
+    *out = v;
+    return n;
+}
+
+static void pg_objects_unpin(struct osd_engine *e, struct osd_obj **v, unsigned n, bool kick)
+{
+    for (unsigned i = 0; i < n; i++) {
+        v[i]->kicking--;
+        if (kick)
+            obj_kick(e, v[i]);
+        else
+            obj_maybe_free(e, v[i]);
+    }
+    free(v);
+}
+
+void osd__engine_pg_kick(struct osd_engine *e, struct osd_pg *pg)
+{
+    struct osd_obj **v;
+    unsigned n = pg_objects(e, pg, &v);
+
+    pg_objects_unpin(e, v, n, true);
+}
+
+void osd__engine_pg_fail_waiting(struct osd_engine *e, struct osd_pg *pg, int err)
+{
+    struct osd_obj **v;
+    unsigned n = pg_objects(e, pg, &v);
+    struct osd_op *op;
+
+    for (unsigned i = 0; i < n; i++) {
+        while ((op = TAILQ_FIRST(&v[i]->waiting))) {
+            TAILQ_REMOVE(&v[i]->waiting, op, link);
+            if (op->internal)
+                osd__op_put(op);
+            else
+                osd__op_fail(op, err, "%s is no longer the primary of pg %s", e->entity,
+                             pg->coll);
+        }
+    }
+    pg_objects_unpin(e, v, n, false);
+}
+
+void osd__engine_pg_abandon_repops(struct osd_engine *e, struct osd_pg *pg)
+{
+    struct osd_obj **v;
+    unsigned n = pg_objects(e, pg, &v);
+
+    for (unsigned i = 0; i < n; i++) {
+        struct osd_op *op, *next;
+        for (op = TAILQ_FIRST(&v[i]->running); op; op = next) {
+            next = TAILQ_NEXT(op, link);
+            if (!op->is_write || op->acks_left == 0)
+                continue;
+            op->acks_left = 0;
+            op->repop_gen++;
+            op->repl_failed = true;
+            if (op->store_done)
+                osd__engine_op_finished(op);
+        }
+    }
+    pg_objects_unpin(e, v, n, false);
+}
+
+int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                         void (*fn)(struct osd_op *op), void *arg)
+{
+    struct osd_op *op = osd__op_get(e);
+
+    if (!op)
+        return -EAGAIN;
+    snprintf(op->req.oid, sizeof(op->req.oid), "%s", oid);
+    op->internal = fn;
+    op->internal_arg = arg;
+    op->pg = pg;
+    pg->ops++;
+    struct osd_obj *o = obj_get(e, pg, op->req.oid);
+    op->obj = o;
+    TAILQ_INSERT_TAIL(&o->waiting, op, link);
+    obj_kick(e, o);
+    return 0;
 }

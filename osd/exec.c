@@ -706,6 +706,9 @@ static void txn_done(struct osd_loopq_item *item)
     struct osd_pg *pg = op->pg;
     int r = op->store_result;
 
+    op->store_done = true;
+    osd__pg_txn_done(pg);
+
     if (op->created_coll && pg->coll_state == OSD_COLL_CREATING)
         pg->coll_state = r == 0 ? OSD_COLL_EXISTS : OSD_COLL_NONE;
     if (r < 0) {
@@ -715,8 +718,11 @@ static void txn_done(struct osd_loopq_item *item)
                   strerror(-r));
         osd__op_set_error(op, r, -1, "store: %s", strerror(-r));
         op->reply.version = 0;
+        if (pg->log_loaded)
+            osd__pg_log_diverged(op->e, pg);
     }
-    osd__engine_op_finished(op);
+    if (op->acks_left == 0)
+        osd__engine_op_finished(op);
 }
 
 /* Commit thread: hand over to the loop. */
@@ -836,30 +842,74 @@ static int run_steps(struct exec *x)
     return 0;
 }
 
+/* Adds the op's log entry to its transaction and prepares its REPOP: on a
+ * PG whose log is loaded (replication is on), every write op is logged. */
+static int log_and_prepare_repop(struct exec *x, uint64_t version)
+{
+    struct osd_op *op = x->op;
+    struct osd_pg *pg = op->pg;
+    uint8_t *meta = NULL;
+    size_t meta_len = 0;
+    uint64_t prev = pg->log.info.last_update;
+
+    op->reply.epoch = osd__engine_epoch(op->e);
+    int r = proto_osd_reply_encode(&op->reply, &meta, &meta_len);
+    if (r < 0)
+        return r;
+    struct proto_pg_log_entry ent = {
+        .version = version,
+        .op = x->cur_exists ? PROTO_PG_LOG_MODIFY : PROTO_PG_LOG_DELETE,
+        .oid = {(const uint8_t *)x->oid, strlen(x->oid)},
+        .client_id = op->req.client_id,
+        .tid = op->req.tid,
+        .reply = {meta, meta_len > PROTO_PEER_REPLY_MAX ? 0 : meta_len},
+    };
+    if (pg->n_acting > 1)
+        r = osd__repop_encode(op, x->txn, &ent, prev, pg->log.info.act_epoch);
+    if (r == 0)
+        r = osd__pglog_append(pg, x->txn, &ent, false);
+    op->repop_version = version;
+    free(meta);
+    return r;
+}
+
 /* Sets the new version and queues the transaction of a write op. */
 static enum osd_exec_state exec_commit(struct exec *x)
 {
     struct osd_op *op = x->op;
     struct osd_pg *pg = op->pg;
+    uint64_t version = osd__pg_next_version(pg, osd__engine_epoch(op->e));
     uint8_t v[8];
     int r = 0;
 
-    op->reply.version = 0; /* removed by the op */
+    op->reply.version = x->cur_exists ? version : 0; /* 0: removed by the op */
     if (x->cur_exists) {
-        op->reply.version = osd__pg_next_version(pg, osd__engine_epoch(op->e));
-        put_le64(v, op->reply.version);
+        put_le64(v, version);
         r = osd_txn_setxattr(x->txn, x->oid, OSD_VERSION_XATTR, v, sizeof(v));
     }
+    if (r == 0 && pg->log_loaded)
+        r = log_and_prepare_repop(x, version);
     if (r == 0)
         r = osd_store_queue(x->store, x->txn, txn_cb, op);
     if (r < 0) {
+        /* Nothing was sent, but the log in memory may hold the entry. */
+        if (pg->log_loaded)
+            osd__pg_log_diverged(op->e, pg);
         osd__op_set_error(op, r, -1, "store: %s", strerror(-r));
         return fail_done(x);
     }
     x->txn = NULL; /* the store's now */
+    pg->txns++;
     if (pg->coll_state == OSD_COLL_NONE) {
         pg->coll_state = OSD_COLL_CREATING;
         op->created_coll = true;
+    }
+    op->store_done = false;
+    op->repl_failed = false;
+    op->acks_left = 0;
+    if (op->repop_meta) {
+        const struct osd_engine_hooks *h = osd__engine_get_hooks(op->e);
+        op->acks_left = h->replicate ? h->replicate(osd__engine_get_hooks_arg(op->e), op) : 0;
     }
     return OSD_EXEC_TXN;
 }

@@ -22,6 +22,8 @@
 #include "protocol/map.h"
 #include "protocol/msgr.h"
 #include "protocol/osd_op.h"
+#include "protocol/osd_peer.h"
+#include "protocol/placement.h"
 
 struct event;
 struct event_base;
@@ -31,6 +33,9 @@ struct proto_monc;
 struct proto_keyring;
 struct proto_frame;
 struct osd_arena_chunk;
+struct osd_op;
+struct osd_deferred;
+struct osd_txn;
 
 #define OSD_OPS_MAX_DEFAULT 1024u   /* client ops inside the engine at once */
 #define OSD_DUP_MAX_DEFAULT 4096u   /* answered write ops remembered per PG */
@@ -45,6 +50,10 @@ struct osd_arena_chunk;
 #define OSD_USER_XATTR_PREFIX "u."  /* store names of user xattrs: prefix + name */
 #define OSD_VERSION_XATTR "_v"      /* the object version, 8 bytes little endian */
 #define OSD_MSG_MAX 256u            /* reply message, as proto_osd_reply.message */
+#define OSD_PGMETA_OID "\x01pgmeta" /* a PG's log and info; hidden from clients */
+#define OSD_RESERVED_OID_BYTE '\x01' /* oids starting with it are the OSD's own */
+#define OSD_PG_LOG_MAX 2000u        /* log entries kept per PG */
+#define OSD_RECOVERY_MAX_DEFAULT 4u /* objects being recovered at once per OSD */
 
 /* ---- loopq.c ---------------------------------------------------------------
  * Completions from the store's commit thread reach the loop thread through a
@@ -87,6 +96,13 @@ struct osd_engine_hooks {
     /* Reference counting of sessions held by ops (optional). */
     void (*sess_ref)(void *arg, void *sess);
     void (*sess_unref)(void *arg, void *sess);
+    /* Sends the REPOP prepared in @op to the PG's replicas (optional: without
+     * it PGs have no replicas). Returns how many acknowledgements to wait
+     * for; each arrives through osd__repop_acked(). */
+    unsigned (*replicate)(void *arg, struct osd_op *op);
+    /* @pg must peer again (optional): its log in memory no longer matches
+     * the store, or a replica refused a REPOP. */
+    void (*repeer)(void *arg, struct osd_pg *pg);
 };
 
 struct osd_engine_opts {
@@ -97,6 +113,8 @@ struct osd_engine_opts {
     unsigned ops_max;                    /* 0: OSD_OPS_MAX_DEFAULT */
     unsigned dup_max;                    /* per PG; 0: OSD_DUP_MAX_DEFAULT */
     const char *entity;                  /* "osd.3", for logs */
+    bool replication;                    /* PGs peer: ops wait for the PG's state */
+    int32_t whoami;                      /* our OSD id (REPOPs carry it) */
 };
 
 /* Where an answer goes. */
@@ -145,6 +163,22 @@ struct osd_op {
     uint64_t rdata_len;
     struct osd_arena_chunk *arena;       /* result values; freed with the op */
     size_t arena_used;                   /* bytes handed out from the arena */
+    /* Replication (repop.c): a write op finishes when its txn is durable
+     * here and every replica acknowledged it. */
+    uint8_t *repop_meta;                 /* encoded REPOP; owned until sent */
+    size_t repop_meta_len;
+    uint8_t *repop_data;                 /* its WRITE payloads; owned */
+    size_t repop_data_len;
+    const char *repop_oid;               /* = req.oid, for log-only repops */
+    uint64_t repop_version;              /* the log entry's version */
+    unsigned acks_left;                  /* replicas yet to acknowledge */
+    unsigned repop_gen;                  /* bumped when waiting for acks is abandoned */
+    bool store_done;                     /* the local txn completed */
+    bool repl_failed;                    /* a replica refused, or peering restarted */
+    /* Internal ops (recovery pushes): run on the loop when the object has no
+     * mutation in flight, in FIFO order with client ops; never answered. */
+    void (*internal)(struct osd_op *op);
+    void *internal_arg;
 };
 TAILQ_HEAD(osd_op_list, osd_op);
 
@@ -156,6 +190,7 @@ void osd__engine_set_epoch(struct osd_engine *e, uint64_t epoch);
 uint64_t osd__engine_epoch(const struct osd_engine *e);
 struct osd_store *osd__engine_store(const struct osd_engine *e);
 const char *osd__engine_entity(const struct osd_engine *e);
+int32_t osd__engine_whoami(const struct osd_engine *e);
 /* Ops taken and not yet put back. */
 unsigned osd__engine_ops_in_use(const struct osd_engine *e);
 struct osd_loopq *osd__engine_loopq(struct osd_engine *e);
@@ -247,6 +282,25 @@ enum osd_coll_state {
     OSD_COLL_EXISTS,
 };
 
+/* A PG's log in memory (pglog.c): the newest OSD_PG_LOG_MAX entries, oldest
+ * first, mirrored in the omap of the PG's OSD_PGMETA_OID object (key "l" +
+ * big-endian version) together with the info (xattr "info"). */
+struct osd_pglog_entry {
+    uint64_t version;
+    uint64_t client_id, tid;
+    char *oid;                        /* owned */
+    uint8_t op;                       /* enum proto_pg_log_op */
+};
+
+struct osd_pglog {
+    struct proto_pg_info info;        /* as persisted (plus exists) */
+    struct osd_pglog_entry *ring;     /* OSD_PG_LOG_MAX slots */
+    uint32_t head;                    /* slot of the oldest entry */
+    uint32_t n;
+};
+
+struct osd_peering;
+
 struct osd_pg {
     struct osd_pg *next;              /* hash chain */
     int32_t pool;
@@ -254,10 +308,26 @@ struct osd_pg {
     char coll[24];                    /* store collection "POOL.PGHEX" */
     enum osd_coll_state coll_state;
     bool primary;                     /* our newest map makes us its primary */
+    bool member;                      /* we are in its up set */
+    bool acting_changed;              /* since the last peering began (pg.c sets, peering clears) */
     uint64_t ver_epoch;               /* versions: epoch << 32 | counter */
     uint32_t ver_counter;
     unsigned ops;                     /* ops of this PG inside the engine */
     struct osd_dup dup;
+    /* Replication (docs/osd.md §6). */
+    uint32_t state;                   /* OSD_PGS_* (osd/pgstat.h); 0: not primary */
+    bool log_loaded;                  /* log and info read from the store */
+    struct osd_pglog log;
+    uint32_t size, min_size;          /* the pool's, at the last map */
+    uint32_t n_acting;                /* acting set = up set; acting[0] is the primary */
+    int32_t acting[PROTO_PLACE_MAX_REPLICAS];
+    uint64_t acting_up_from[PROTO_PLACE_MAX_REPLICAS];
+    uint64_t fence_epoch;             /* repops and activations below it are refused */
+    int32_t activated_by;             /* replica: the primary of our last activation */
+    unsigned txns;                    /* store transactions of this PG in flight */
+    struct osd_peering *peering;      /* primary: peering and recovery; else NULL */
+    struct osd_deferred *deferred;    /* peer requests waiting for txns == 0 */
+    uint64_t objects_recovered;       /* pushed or pulled since start */
 };
 
 /* Formats the collection name of PG @ps of pool @pool. */
@@ -280,6 +350,143 @@ uint32_t osd__engine_dup_max(const struct osd_engine *e);
 /* Frees every PG (engine teardown). */
 void osd__pgs_free(struct osd_engine *e);
 
+/* ---- pglog.c: a PG's log and info ------------------------------------------ */
+
+/* Loads the PG's info and log from the store (once); fills the duplicate
+ * table from the log's entries. 0 or -errno. */
+int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg);
+/* Creates the PG's collection and meta object if missing (synchronous). */
+int osd__pg_ensure_coll(struct osd_engine *e, struct osd_pg *pg);
+/* Adds entry @ent to the log, in memory and as operations of @txn (which
+ * must be on the PG's collection): the entry, the trim of the oldest one
+ * when full, and the info with last_update = the entry's version
+ * (last_complete follows when the PG was complete). The entry's client
+ * reply goes into the duplicate table when @remember_reply. */
+int osd__pglog_append(struct osd_pg *pg, struct osd_txn *txn, const struct proto_pg_log_entry *ent,
+                      bool remember_reply);
+/* Replaces the whole log by @ents (oldest first) with tail @tail: in memory
+ * and in @txn. The info's last_update becomes the newest entry (or @tail). */
+int osd__pglog_replace(struct osd_pg *pg, struct osd_txn *txn,
+                       const struct proto_pg_log_entry *ents, uint32_t n, uint64_t tail);
+/* Adds the info as it is in memory to @txn. */
+int osd__pglog_write_info(struct osd_pg *pg, struct osd_txn *txn);
+/* True when the log holds an entry of @version (or @version is the tail). */
+bool osd__pglog_has(const struct osd_pg *pg, uint64_t version);
+/* The i-th entry, oldest first. */
+const struct osd_pglog_entry *osd__pglog_at(const struct osd_pg *pg, uint32_t i);
+/* Fills @out (n entries, oldest first, with version > @after) for a
+ * LOG_GET reply or an activation; the oids point into the log. Returns the
+ * count; *@out is malloc'd (NULL when none). */
+uint32_t osd__pglog_export(const struct osd_pg *pg, uint64_t after, struct proto_pg_log_entry **out);
+void osd__pglog_free(struct osd_pglog *log);
+/* Counts the objects in the PG's collection (not the meta object). */
+uint64_t osd__pg_count_objects(struct osd_engine *e, struct osd_pg *pg);
+
+/* ---- repop_enc.c: the REPOP of a write op (engine side) ------------------------ */
+
+/* Encodes @txn's object operations (not the PG meta object's) as @op's REPOP
+ * for @entry, with prev = the PG's last_update before it. */
+int osd__repop_encode(struct osd_op *op, struct osd_txn *txn, const struct proto_pg_log_entry *entry,
+                      uint64_t prev, uint64_t act_epoch);
+/* A replica answered @op's REPOP of generation @gen with @result. */
+void osd__repop_acked(struct osd_op *op, unsigned gen, int result);
+/* Abandons waiting for replicas of every write op of @pg (peering restarts):
+ * such ops finish once durable here, answered -ESTALE so the client resends
+ * and gets the recorded answer. */
+void osd__engine_pg_abandon_repops(struct osd_engine *e, struct osd_pg *pg);
+/* Starts what waits in the FIFOs of @pg's objects and may start now (the PG
+ * became active). */
+void osd__engine_pg_kick(struct osd_engine *e, struct osd_pg *pg);
+/* Answers every op of @pg that waits in an object FIFO with @err (we lost
+ * the PG). */
+void osd__engine_pg_fail_waiting(struct osd_engine *e, struct osd_pg *pg, int err);
+/* Queues an internal op on object @oid of @pg: @fn runs on the loop when
+ * it may start (no mutation of the object in flight). -EAGAIN when no op
+ * is free. */
+int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                         void (*fn)(struct osd_op *op), void *arg);
+/* A logged write failed here after its entry went into the log in memory:
+ * forgets the log (reloaded from the store at the next peering) and asks
+ * for a new peering. */
+void osd__pg_log_diverged(struct osd_engine *e, struct osd_pg *pg);
+const struct osd_engine_hooks *osd__engine_get_hooks(const struct osd_engine *e);
+void *osd__engine_get_hooks_arg(const struct osd_engine *e);
+/* The store txn of @pg completed: counts it down, runs deferred requests. */
+void osd__pg_txn_done(struct osd_pg *pg);
+/* Set by the daemon: objects @pg's replicas still miss (osd__pg_stats). */
+extern uint64_t (*osd__pg_missing_hook)(const struct osd_pg *pg);
+/* Set by the daemon: runs @pg's deferred peer requests once txns == 0. */
+extern void (*osd__pg_drained_hook)(struct osd_pg *pg);
+
+/* ---- names.c: a growable list of object names ---------------------------------- */
+
+struct osd_names {
+    char **v;                 /* each malloc'd */
+    uint32_t n, cap;
+};
+
+/* Appends a copy of @name (@len bytes). 0 or -ENOMEM. */
+int osd__names_add(struct osd_names *l, const char *name, size_t len);
+/* Sorts entries [@from, n) and drops repeats among them. */
+void osd__names_sort_unique(struct osd_names *l, uint32_t from);
+/* Drops entries [@from, n) greater than @end. */
+void osd__names_drop_after(struct osd_names *l, uint32_t from, const char *end);
+void osd__names_clear(struct osd_names *l);
+
+/* ---- objstate.c: whole objects for recovery ---------------------------------- */
+
+struct osd_obj_state {
+    bool exists;
+    uint64_t size;
+    uint8_t *data;                      /* size bytes */
+    struct proto_peer_kv *xattrs, *omap; /* each key and value in one malloc'd buffer */
+    uint32_t n_xattrs, n_omap, cap_xattrs, cap_omap;
+};
+
+/* Reads @oid whole (absent: exists false). 0, -EFBIG over OSD_READ_MAX, -E2BIG
+ * over PROTO_PEER_KV_MAX entries, -errno. */
+int osd__obj_state_read(struct osd_store *store, const char *coll, const char *oid,
+                        struct osd_obj_state *st);
+void osd__obj_state_free(struct osd_obj_state *st);
+/* Adds to @txn what replaces @oid by the given state (or removes it). */
+int osd__obj_state_apply(struct osd_txn *txn, const char *oid, bool exists, uint64_t size,
+                         const uint8_t *data, const struct proto_peer_kv *xattrs,
+                         uint32_t n_xattrs, const struct proto_peer_kv *omap, uint32_t n_omap);
+
+/* ---- peer_serve.c, peering.c, recovery.c: replication (daemon side) ---------- */
+
+struct osd_sess;
+struct osd_daemon;
+
+/* Forgets @pg's deferred requests (shutdown). */
+void osd__peer_deferred_drop(struct osd_pg *pg);
+/* Installs the drain hook (once, at daemon start). */
+void osd__peer_serve_init(struct osd_daemon *d);
+/* @pg's transactions are all durable (peering may go on). */
+void osd__peering_on_drained(struct osd_daemon *d, struct osd_pg *pg);
+/* A PROTO_MSG_OSD_PEER request on @s (takes the frame's data). */
+void osd__peer_on_request(struct osd_daemon *d, struct osd_sess *s, struct proto_frame *f);
+/* After a new map: starts peering where the acting set changed, stops it
+ * where we lost the primary role. */
+void osd__peering_on_map(struct osd_daemon *d);
+/* Asks for @pg to peer again soon (a replica refused a REPOP, a store
+ * failure). */
+void osd__peering_request(struct osd_daemon *d, struct osd_pg *pg);
+/* Stops all peering (shutdown). */
+void osd__peering_stop_all(struct osd_daemon *d);
+/* The engine hooks of replication. */
+unsigned osd__replicate(void *arg, struct osd_op *op);
+void osd__repeer_hook(void *arg, struct osd_pg *pg);
+/* The connection to @osd (our heartbeat peer), or NULL. */
+struct proto_conn *osd__peer_conn(struct osd_daemon *d, int32_t osd);
+/* Encodes and sends @m as a request to @osd. */
+int osd__peer_send(struct osd_daemon *d, int32_t osd, struct proto_osd_peer *m, const void *data,
+                   size_t data_len, uint32_t timeout_ms,
+                   void (*cb)(int result, struct proto_frame *reply, void *arg), void *arg);
+/* Decodes a PROTO_MSG_OSD_PEER reply: 0 with @m filled (release it), or the
+ * transport's or the peer's error. */
+int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_peer *m);
+
 /* ---- the daemon (daemon.c, service.c, boot.c, heartbeat.c, superblock.c) -- */
 
 struct osd_opts {
@@ -297,6 +504,7 @@ struct osd_opts {
     uint64_t beacon_ms;
     uint64_t hb_interval_ms;
     uint64_t hb_grace_ms;
+    unsigned recovery_max;               /* osd_recovery_max_active */
 };
 
 enum osd_boot_state {
@@ -348,6 +556,10 @@ struct osd_daemon {
     struct event *sig_ev[2];
     bool stopping;
     int lock_fd;
+    unsigned peer_gen;                   /* peering rounds started (peering.c) */
+    struct event *repeer_ev;             /* runs requested re-peerings */
+    unsigned recovery_active;            /* pushes in flight, all PGs */
+    unsigned recovery_max;
     uint64_t stop_deadline_ns;
 };
 

@@ -189,6 +189,12 @@ static int load_opts(const struct cairn_config *conf, const char *entity, struct
         opt_ms(conf, entity, "osd_heartbeat_interval", 1000, 100, &o->hb_interval_ms) ||
         opt_ms(conf, entity, "osd_heartbeat_grace", 5000, 200, &o->hb_grace_ms))
         return EXIT_FAILURE;
+    uint64_t active;
+    int r = cairn_config_get_u64(conf, entity, "osd_recovery_max_active", OSD_RECOVERY_MAX_DEFAULT,
+                                 &active);
+    if ((r < 0 && r != -ENOENT) || active < 1 || active > 256)
+        return fail("config: osd_recovery_max_active must be a number of 1..256");
+    o->recovery_max = (unsigned)active;
     return 0;
 }
 

@@ -58,6 +58,7 @@ struct osd_pg *osd__pg_get(struct osd_engine *e, int32_t pool, uint32_t ps)
         return NULL;
     pg->pool = pool;
     pg->ps = ps;
+    pg->activated_by = -1;
     osd__pg_coll_name(pool, ps, pg->coll, sizeof(pg->coll));
     pg->coll_state = coll_probe(e, pg->coll);
     osd__dup_init(&pg->dup, osd__engine_dup_max(e));
@@ -76,12 +77,42 @@ uint64_t osd__pg_next_version(struct osd_pg *pg, uint64_t epoch)
         pg->ver_counter = 0;
     }
     pg->ver_counter++;
-    return epoch << 32 | pg->ver_counter;
+    uint64_t v = epoch << 32 | pg->ver_counter;
+    /* A log adopted from a peer may already hold versions of this epoch. */
+    if (pg->log_loaded && v <= pg->log.info.last_update) {
+        v = pg->log.info.last_update + 1;
+        pg->ver_epoch = v >> 32;
+        pg->ver_counter = (uint32_t)v;
+    }
+    return v;
+}
+
+void (*osd__pg_drained_hook)(struct osd_pg *pg);
+
+void osd__pg_txn_done(struct osd_pg *pg)
+{
+    if (pg->txns > 0)
+        pg->txns--;
+    if (pg->txns == 0 && (pg->deferred || pg->peering) && osd__pg_drained_hook)
+        osd__pg_drained_hook(pg);
+}
+
+void osd__pg_log_diverged(struct osd_engine *e, struct osd_pg *pg)
+{
+    const struct osd_engine_hooks *h = osd__engine_get_hooks(e);
+
+    cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: a logged write failed here; peering again",
+              osd__engine_entity(e), pg->coll);
+    osd__pglog_free(&pg->log);
+    pg->log_loaded = false;
+    if (h->repeer)
+        h->repeer(osd__engine_get_hooks_arg(e), pg);
 }
 
 static void pg_free(struct osd_pg *pg)
 {
     osd__dup_fini(&pg->dup);
+    osd__pglog_free(&pg->log);
     free(pg);
 }
 
@@ -94,7 +125,8 @@ static void pgs_prune(struct osd_engine *e)
     for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
         for (struct osd_pg **p = &buckets[b]; *p;) {
             struct osd_pg *pg = *p;
-            if (!pg->primary && pg->ops == 0) {
+            if (!pg->primary && !pg->member && pg->ops == 0 && pg->txns == 0 &&
+                !pg->deferred && !pg->peering && !pg->acting_changed) {
                 *p = pg->next;
                 pg_free(pg);
             } else {
@@ -117,6 +149,26 @@ void osd__pgs_free(struct osd_engine *e)
     }
 }
 
+/* Records @pg's acting set under @map; sets pg->acting_changed when it
+ * differs from the last one (members, order, or a member restarted). */
+static void pg_set_acting(struct osd_pg *pg, const struct proto_map *map,
+                          const struct proto_map_pool *pool, const int32_t *up, unsigned n)
+{
+    bool changed = n != pg->n_acting;
+
+    for (unsigned i = 0; i < n; i++) {
+        const struct proto_map_osd *o = proto_map_osd(map, up[i]);
+        uint64_t up_from = o ? o->up_from : 0;
+        changed |= i >= pg->n_acting || pg->acting[i] != up[i] || pg->acting_up_from[i] != up_from;
+        pg->acting[i] = up[i];
+        pg->acting_up_from[i] = up_from;
+    }
+    pg->n_acting = n;
+    pg->size = pool->size;
+    pg->min_size = pool->min_size;
+    pg->acting_changed |= changed;
+}
+
 /* Marks every PG of @pool whose up set starts with @whoami; counts changes. */
 static unsigned pool_update(struct osd_engine *e, const struct proto_map *map,
                             const struct proto_map_pool *pool, int32_t whoami, unsigned *n_primary)
@@ -127,15 +179,22 @@ static unsigned pool_update(struct osd_engine *e, const struct proto_map *map,
     for (uint32_t ps = 0; ps < pool->pg_num; ps++) {
         unsigned n = proto_place_up(map, pool, ps, up, PROTO_PLACE_MAX_REPLICAS);
         bool mine = n > 0 && up[0] == whoami;
-        struct osd_pg *pg = mine ? osd__pg_get(e, pool->id, ps) : osd__pg_lookup(e, pool->id, ps);
+        bool member = false;
+        for (unsigned i = 0; i < n; i++)
+            member |= up[i] == whoami;
+        struct osd_pg *pg = member ? osd__pg_get(e, pool->id, ps) : osd__pg_lookup(e, pool->id, ps);
         if (!pg) {
-            if (mine)
+            if (member)
                 cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %d.%x: out of memory",
                           osd__engine_entity(e), pool->id, ps);
             continue;
         }
         changed += pg->primary != mine;
+        if (pg->primary != mine)
+            pg->acting_changed = true;
         pg->primary = mine;
+        pg->member = member;
+        pg_set_acting(pg, map, pool, up, n);
         *n_primary += mine;
     }
     return changed;
@@ -156,15 +215,21 @@ unsigned osd__pgs_update(struct osd_engine *e, const struct proto_map *map, int3
     for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
         for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next) {
             const struct proto_map_pool *pool = map ? proto_map_pool(map, pg->pool) : NULL;
-            if (pg->primary && (!active || !pool || pg->ps >= pool->pg_num)) {
+            if (!active || !pool || pg->ps >= pool->pg_num) {
+                changed += pg->primary;
+                pg->acting_changed |= pg->primary;
                 pg->primary = false;
-                changed++;
+                pg->member = false;
             }
         }
     }
     pgs_prune(e);
     return changed;
 }
+
+/* Objects left to copy to the PG's replicas (peering.c's business; the
+ * daemon sets it, the engine-only build reports 0). */
+uint64_t (*osd__pg_missing_hook)(const struct osd_pg *pg);
 
 unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned max)
 {
@@ -180,8 +245,14 @@ unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned m
                 memset(st, 0, sizeof(*st));
                 st->pool = pg->pool;
                 st->ps = pg->ps;
-                st->state = OSD_PGS_ACTIVE | OSD_PGS_CLEAN;
+                st->state = pg->state;
                 st->epoch = osd__engine_epoch(e);
+                st->last_update = pg->log.info.last_update;
+                st->objects = pg->log.info.objects;
+                st->objects_missing = osd__pg_missing_hook ? osd__pg_missing_hook(pg) : 0;
+                st->objects_recovered = pg->objects_recovered;
+                st->n_acting = pg->n_acting;
+                memcpy(st->acting, pg->acting, sizeof(st->acting));
             }
             n++;
         }

@@ -83,6 +83,8 @@ const struct osd_engine_hooks osd__engine_hooks = {
     .reply = hook_reply,
     .sess_ref = hook_ref,
     .sess_unref = hook_unref,
+    .replicate = osd__replicate,
+    .repeer = osd__repeer_hook,
 };
 
 /* ---- client ops -------------------------------------------------------------- */
@@ -116,6 +118,10 @@ static void dispatch_op(struct osd_daemon *d, struct osd_op *op)
     }
     if (d->state != OSD_STATE_ACTIVE || r->epoch > map_epoch(d)) {
         hold(d, op);
+        return;
+    }
+    if (r->oid[0] == OSD_RESERVED_OID_BYTE) {
+        osd__op_fail(op, -EINVAL, "object names starting with byte 0x01 are reserved");
         return;
     }
     const struct proto_map_pool *pool = proto_map_pool(d->map, r->pool);
@@ -223,7 +229,7 @@ static int name_fn(const void *key, size_t key_len, const void *v, size_t vl, vo
     char *p = nm->buf + (size_t)nm->n * (PROTO_OSD_OID_MAX + 1);
 
     (void)v, (void)vl;
-    if (key_len > PROTO_OSD_OID_MAX)
+    if (key_len > PROTO_OSD_OID_MAX || (key_len && *(const char *)key == OSD_RESERVED_OID_BYTE))
         return 0; /* not a client object: skip */
     memcpy(p, key, key_len);
     p[key_len] = '\0';
@@ -322,6 +328,9 @@ static void on_message(struct proto_conn *conn, struct proto_frame *f, void *arg
         break;
     case PROTO_MSG_OSD_PING:
         osd__hb_on_ping(d, s, f);
+        break;
+    case PROTO_MSG_OSD_PEER:
+        osd__peer_on_request(d, s, f);
         break;
     default:
         bad_input(s, "unknown request type %u", f->hdr.type);

@@ -1,0 +1,378 @@
+/* A PG's log and info (internal.h, docs/osd.md §6). Both live in the PG's
+ * own collection, in the object OSD_PGMETA_OID, so that every write
+ * transaction carries its log entry atomically with the data:
+ *
+ *   xattr "info"          fmt 1, last_update, last_complete, log_tail,
+ *                         act_epoch (u64 little endian each)
+ *   omap "l" + be64(v)    fmt 1, op, client_id, tid, oid_len (u16), oid,
+ *                         reply_len (u32), reply (the client's answer)
+ *
+ * In memory a ring keeps the entries (without replies: those go into the
+ * duplicate table, so that a resent op gets its first answer even after a
+ * restart or a failover). Loop thread only. */
+#include "osd/internal.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INFO_XATTR "info"
+#define INFO_FMT 1u
+#define ENTRY_FMT 1u
+#define INFO_LEN (1u + 4u * 8u)
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void entry_key(uint64_t version, uint8_t key[9])
+{
+    key[0] = 'l';
+    for (unsigned i = 0; i < 8; i++)
+        key[1 + i] = (uint8_t)(version >> (56 - 8 * i));
+}
+
+static struct osd_pglog_entry *slot(const struct osd_pglog *log, uint32_t i)
+{
+    return &log->ring[(log->head + i) % OSD_PG_LOG_MAX];
+}
+
+const struct osd_pglog_entry *osd__pglog_at(const struct osd_pg *pg, uint32_t i)
+{
+    return slot(&pg->log, i);
+}
+
+void osd__pglog_free(struct osd_pglog *log)
+{
+    if (log->ring)
+        for (uint32_t i = 0; i < log->n; i++)
+            free(slot(log, i)->oid);
+    free(log->ring);
+    log->ring = NULL;
+    log->n = log->head = 0;
+}
+
+/* Drops the oldest entry from memory; returns its version. */
+static uint64_t ring_pop(struct osd_pglog *log)
+{
+    struct osd_pglog_entry *en = slot(log, 0);
+    uint64_t v = en->version;
+
+    free(en->oid);
+    en->oid = NULL;
+    log->head = (log->head + 1) % OSD_PG_LOG_MAX;
+    log->n--;
+    return v;
+}
+
+static int ring_push(struct osd_pglog *log, const struct proto_pg_log_entry *ent)
+{
+    char *oid = malloc(ent->oid.len + 1);
+
+    if (!oid)
+        return -ENOMEM;
+    memcpy(oid, ent->oid.p, ent->oid.len);
+    oid[ent->oid.len] = 0;
+    if (log->n == OSD_PG_LOG_MAX)
+        log->info.log_tail = ring_pop(log);
+    struct osd_pglog_entry *en = slot(log, log->n++);
+    *en = (struct osd_pglog_entry){.version = ent->version, .client_id = ent->client_id,
+                                   .tid = ent->tid, .oid = oid, .op = (uint8_t)ent->op};
+    return 0;
+}
+
+static void remember(struct osd_pg *pg, const struct proto_pg_log_entry *ent)
+{
+    if (ent->client_id && ent->reply.len &&
+        !osd__dup_find(&pg->dup, ent->client_id, ent->tid))
+        (void)osd__dup_insert(&pg->dup, ent->client_id, ent->tid, ent->reply.p, ent->reply.len);
+}
+
+/* ---- the store side ---------------------------------------------------------- */
+
+static int entry_encode(const struct proto_pg_log_entry *ent, uint8_t **out, size_t *len)
+{
+    size_t n = 1 + 1 + 8 + 8 + 2 + ent->oid.len + 4 + ent->reply.len;
+    uint8_t *b = malloc(n), *p = b;
+
+    if (!b)
+        return -ENOMEM;
+    *p++ = ENTRY_FMT;
+    *p++ = (uint8_t)ent->op;
+    put64(p, ent->client_id), p += 8;
+    put64(p, ent->tid), p += 8;
+    *p++ = (uint8_t)ent->oid.len;
+    *p++ = (uint8_t)(ent->oid.len >> 8);
+    memcpy(p, ent->oid.p, ent->oid.len), p += ent->oid.len;
+    for (unsigned i = 0; i < 4; i++)
+        *p++ = (uint8_t)(ent->reply.len >> (8 * i));
+    if (ent->reply.len)
+        memcpy(p, ent->reply.p, ent->reply.len);
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+static int entry_decode(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
+                        struct proto_pg_log_entry *ent)
+{
+    if (klen != 9 || key[0] != 'l' || vlen < 24 || v[0] != ENTRY_FMT)
+        return -EIO;
+    ent->version = 0;
+    for (unsigned i = 1; i < 9; i++)
+        ent->version = ent->version << 8 | key[i];
+    ent->op = v[1];
+    ent->client_id = get64(v + 2);
+    ent->tid = get64(v + 10);
+    size_t oid_len = v[18] | (size_t)v[19] << 8;
+    if (20 + oid_len + 4 > vlen)
+        return -EIO;
+    ent->oid = (struct proto_bytes){v + 20, oid_len};
+    const uint8_t *r = v + 20 + oid_len;
+    size_t reply_len = r[0] | (size_t)r[1] << 8 | (size_t)r[2] << 16 | (size_t)r[3] << 24;
+    if (24 + oid_len + reply_len != vlen)
+        return -EIO;
+    ent->reply = (struct proto_bytes){r + 4, reply_len};
+    return 0;
+}
+
+int osd__pglog_write_info(struct osd_pg *pg, struct osd_txn *txn)
+{
+    const struct proto_pg_info *in = &pg->log.info;
+    uint8_t b[INFO_LEN];
+
+    b[0] = INFO_FMT;
+    put64(b + 1, in->last_update);
+    put64(b + 9, in->last_complete);
+    put64(b + 17, in->log_tail);
+    put64(b + 25, in->act_epoch);
+    return osd_txn_setxattr(txn, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b));
+}
+
+static int add_entry_ops(struct osd_pg *pg, struct osd_txn *txn,
+                         const struct proto_pg_log_entry *ent)
+{
+    uint8_t key[9], *val;
+    size_t vlen;
+    int r = entry_encode(ent, &val, &vlen);
+
+    if (r < 0)
+        return r;
+    entry_key(ent->version, key);
+    r = osd_txn_omap_set(txn, OSD_PGMETA_OID, key, sizeof(key), val, vlen);
+    free(val);
+    (void)pg;
+    return r;
+}
+
+int osd__pglog_append(struct osd_pg *pg, struct osd_txn *txn, const struct proto_pg_log_entry *ent,
+                      bool remember_reply)
+{
+    struct osd_pglog *log = &pg->log;
+    bool complete = log->info.last_complete == log->info.last_update;
+    uint8_t key[9];
+    int r;
+
+    if (log->n == OSD_PG_LOG_MAX) {
+        entry_key(slot(log, 0)->version, key);
+        if ((r = osd_txn_omap_rm(txn, OSD_PGMETA_OID, key, sizeof(key))) < 0)
+            return r;
+    }
+    if ((r = add_entry_ops(pg, txn, ent)) < 0 || (r = ring_push(log, ent)) < 0)
+        return r;
+    log->info.last_update = ent->version;
+    if (complete)
+        log->info.last_complete = ent->version;
+    log->info.exists = true;
+    if (remember_reply)
+        remember(pg, ent);
+    return osd__pglog_write_info(pg, txn);
+}
+
+int osd__pglog_replace(struct osd_pg *pg, struct osd_txn *txn,
+                       const struct proto_pg_log_entry *ents, uint32_t n, uint64_t tail)
+{
+    struct osd_pglog *log = &pg->log;
+    int r;
+
+    if (n > OSD_PG_LOG_MAX) {
+        tail = ents[n - OSD_PG_LOG_MAX - 1].version;
+        ents += n - OSD_PG_LOG_MAX;
+        n = OSD_PG_LOG_MAX;
+    }
+    if ((r = osd_txn_touch(txn, OSD_PGMETA_OID)) < 0 ||
+        (r = osd_txn_omap_clear(txn, OSD_PGMETA_OID)) < 0)
+        return r;
+    while (log->n)
+        ring_pop(log);
+    log->info.log_tail = tail;
+    log->info.last_update = tail;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((r = add_entry_ops(pg, txn, &ents[i])) < 0 || (r = ring_push(log, &ents[i])) < 0)
+            return r;
+        remember(pg, &ents[i]);
+        log->info.last_update = ents[i].version;
+    }
+    log->info.exists = true;
+    return osd__pglog_write_info(pg, txn);
+}
+
+bool osd__pglog_has(const struct osd_pg *pg, uint64_t version)
+{
+    const struct osd_pglog *log = &pg->log;
+
+    if (version == log->info.log_tail)
+        return true;
+    /* Versions increase along the ring: binary search. */
+    uint32_t lo = 0, hi = log->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        uint64_t v = slot(log, mid)->version;
+        if (v == version)
+            return true;
+        if (v < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+uint32_t osd__pglog_export(const struct osd_pg *pg, uint64_t after, struct proto_pg_log_entry **out)
+{
+    const struct osd_pglog *log = &pg->log;
+    uint32_t first = 0, n;
+
+    while (first < log->n && slot(log, first)->version <= after)
+        first++;
+    n = log->n - first;
+    *out = NULL;
+    if (n == 0 || !(*out = calloc(n, sizeof(**out))))
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct osd_pglog_entry *en = slot(log, first + i);
+        const struct osd_dup_entry *d = osd__dup_find(&pg->dup, en->client_id, en->tid);
+        (*out)[i] = (struct proto_pg_log_entry){
+            .version = en->version, .op = en->op,
+            .oid = {(const uint8_t *)en->oid, strlen(en->oid)},
+            .client_id = en->client_id, .tid = en->tid,
+            .reply = {d && en->client_id ? d->meta : NULL, d && en->client_id ? d->meta_len : 0}};
+    }
+    return n;
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+struct load_ctx {
+    struct osd_pg *pg;
+    int err;
+};
+
+static int load_entry(const void *key, size_t klen, const void *v, size_t vlen, void *arg)
+{
+    struct load_ctx *c = arg;
+    struct proto_pg_log_entry ent;
+
+    if (entry_decode(key, klen, v, vlen, &ent) < 0) {
+        c->err = -EIO;
+        return 1;
+    }
+    if (c->pg->log.n == OSD_PG_LOG_MAX)
+        c->pg->log.info.log_tail = ring_pop(&c->pg->log);
+    if ((c->err = ring_push(&c->pg->log, &ent)) < 0)
+        return 1;
+    remember(c->pg, &ent);
+    return 0;
+}
+
+int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
+{
+    struct osd_store *st = osd__engine_store(e);
+    struct osd_pglog *log = &pg->log;
+    uint8_t b[INFO_LEN];
+    size_t len = 0;
+    bool more = false;
+
+    if (pg->log_loaded)
+        return 0;
+    if (!log->ring && !(log->ring = calloc(OSD_PG_LOG_MAX, sizeof(*log->ring))))
+        return -ENOMEM;
+    memset(&log->info, 0, sizeof(log->info));
+    int r = osd_store_getxattr(st, pg->coll, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b), &len);
+    if (r == -ENOENT || r == -ENODATA) {
+        log->info.exists = pg->coll_state == OSD_COLL_EXISTS;
+        pg->log_loaded = true;
+        return 0;
+    }
+    if (r < 0 || len != INFO_LEN || b[0] != INFO_FMT) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: unreadable info: %s",
+                  osd__engine_entity(e), pg->coll, r < 0 ? strerror(-r) : "bad format");
+        return r < 0 ? r : -EIO;
+    }
+    log->info = (struct proto_pg_info){.exists = true,
+                                       .last_update = get64(b + 1),
+                                       .last_complete = get64(b + 9),
+                                       .log_tail = get64(b + 17),
+                                       .act_epoch = get64(b + 25)};
+    struct load_ctx c = {.pg = pg};
+    r = osd_store_omap_list(st, pg->coll, OSD_PGMETA_OID, NULL, 0, 0, load_entry, &c, &more);
+    if (r < 0 || c.err < 0) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: unreadable log: %s",
+                  osd__engine_entity(e), pg->coll, strerror(-(r < 0 ? r : c.err)));
+        osd__pglog_free(log);
+        return r < 0 ? r : c.err;
+    }
+    pg->log_loaded = true;
+    return 0;
+}
+
+int osd__pg_ensure_coll(struct osd_engine *e, struct osd_pg *pg)
+{
+    if (pg->coll_state == OSD_COLL_EXISTS)
+        return 0;
+    struct osd_txn *txn = osd_txn_create(pg->coll);
+    if (!txn)
+        return -ENOMEM;
+    int r = osd_txn_create_collection(txn);
+    if (r == 0)
+        r = osd_txn_touch(txn, OSD_PGMETA_OID);
+    if (r < 0) {
+        osd_txn_destroy(txn);
+        return r;
+    }
+    r = osd_store_apply(osd__engine_store(e), txn);
+    if (r == 0 || r == -EEXIST)
+        pg->coll_state = OSD_COLL_EXISTS;
+    return r == -EEXIST ? 0 : r;
+}
+
+static int count_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    (void)v, (void)vl;
+    if (!(kl > 0 && ((const char *)k)[0] == OSD_RESERVED_OID_BYTE))
+        (*(uint64_t *)arg)++;
+    return 0;
+}
+
+uint64_t osd__pg_count_objects(struct osd_engine *e, struct osd_pg *pg)
+{
+    uint64_t n = 0;
+    bool more = false;
+
+    if (pg->coll_state != OSD_COLL_EXISTS)
+        return 0;
+    (void)osd_store_list(osd__engine_store(e), pg->coll, NULL, 0, count_fn, &n, &more);
+    return n;
+}
