@@ -4,6 +4,7 @@
  * is checked against what the OSDs acknowledged.
  *
  *   osd_kill_writer CONF POOL --seconds T [--objects N] [--clients C]
+ *                   [--journal FILE] [--manifest FILE]
  *
  * Object J belongs to client J % C, which writes generation 1, 2, 3, ... of
  * it, each a write_full whose every 4 KiB block carries (J, generation,
@@ -14,13 +15,20 @@
  * one generation g, whole (no block of another generation, the right size),
  * with acked <= g <= attempted: an acknowledged write is never lost or
  * altered, and an unacknowledged one is all or nothing.
+ * --journal appends a line per acknowledged write, --manifest one per object
+ * as the final check found it, both "NAME GEN SIZE CRC32C VERSION" (GEN 0:
+ * absent), the format tests/replication/repl_objects verifies against.
+ * SIGUSR1 ends the writing early (the check still runs): the replication
+ * chaos test stops the load when its kill loop is over.
  * Exit 0 when the invariant held for every object, 1 otherwise. */
 #include "client/cairn.h"
+#include "common/crc32c.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -45,6 +53,11 @@ struct run {
     struct object *obj;
     atomic_uint write_errors, check_errors;
     atomic_ulong writes;
+    atomic_bool stop;             /* SIGUSR1 came: stop writing */
+    atomic_uint running;          /* writer threads not yet done */
+    FILE *journal;                /* or NULL; lines under journal_lock */
+    FILE *manifest;               /* or NULL; written by the final check */
+    pthread_mutex_t journal_lock; /* one line at a time in either file */
 };
 
 static uint64_t mix(uint64_t x)
@@ -84,6 +97,18 @@ static void name_of(unsigned j, char *buf, size_t len)
     snprintf(buf, len, "kill.%u", j);
 }
 
+/* One "NAME GEN SIZE CRC32C VERSION" line to @f (journal or manifest). */
+static void journal_line(struct run *r, FILE *f, const char *name, uint64_t gen, size_t size,
+                         uint32_t crc, uint64_t version)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&r->journal_lock);
+    fprintf(f, "%s %" PRIu64 " %zu %08x %" PRIu64 "\n", name, gen, size, crc, version);
+    fflush(f);
+    pthread_mutex_unlock(&r->journal_lock);
+}
+
 struct client {
     struct run *r;
     unsigned id;
@@ -103,7 +128,7 @@ static void *writer_main(void *arg)
         return NULL;
     }
     uint64_t rng = mix(cl->id + 1);
-    while (now_s() < r->until) {
+    while (now_s() < r->until && !atomic_load(&r->stop)) {
         rng = mix(rng);
         unsigned j = cl->id + (unsigned)(rng % (r->objects / r->clients)) * r->clients;
         struct object *o = &r->obj[j];
@@ -114,10 +139,15 @@ static void *writer_main(void *arg)
         char name[32];
         name_of(j, name, sizeof(name));
         o->attempted = gen;
-        e = cairn_write_full(c, r->pool, name, buf, size);
+        struct cairn_op *op = cairn_op_create();
+        e = op ? cairn_op_write_full(op, buf, size) : -ENOMEM;
+        if (e == 0)
+            e = cairn_op_exec(c, r->pool, name, op);
         if (e == 0) {
             o->acked = gen;
             atomic_fetch_add(&r->writes, 1);
+            journal_line(r, r->journal, name, gen, size, cairn_crc32c(0, buf, size),
+                         cairn_op_version(op));
         } else {
             /* Not acknowledged: it may or may not have happened. The
              * cluster must still answer: count it as a failure. */
@@ -125,9 +155,11 @@ static void *writer_main(void *arg)
                     strerror(-e));
             atomic_fetch_add(&r->write_errors, 1);
         }
+        cairn_op_destroy(op);
     }
     cairn_shutdown(c);
     free(buf);
+    atomic_fetch_sub(&r->running, 1);
     return NULL;
 }
 
@@ -139,8 +171,10 @@ static int check_object(struct run *r, struct cairn *c, unsigned j, uint8_t *buf
     size_t n = 0;
     name_of(j, name, sizeof(name));
     int e = cairn_read(c, r->pool, name, 0, MAX_SIZE + 1, buf, &n);
-    if (e == -ENOENT && o->acked == 0)
+    if (e == -ENOENT && o->acked == 0) {
+        journal_line(r, r->manifest, name, 0, 0, 0, 0);
         return 0; /* never acknowledged, never written: fine */
+    }
     if (e < 0) {
         fprintf(stderr, "osd_kill_writer: read %s: %s (acked gen %" PRIu64 ")\n", name,
                 strerror(-e), o->acked);
@@ -169,6 +203,7 @@ static int check_object(struct run *r, struct cairn *c, unsigned j, uint8_t *buf
             return -1;
         }
     }
+    journal_line(r, r->manifest, name, gen, n, cairn_crc32c(0, buf, n), 0);
     return 0;
 }
 
@@ -202,10 +237,13 @@ int main(int argc, char **argv)
         {"seconds", required_argument, NULL, 't'},
         {"objects", required_argument, NULL, 'n'},
         {"clients", required_argument, NULL, 'c'},
+        {"journal", required_argument, NULL, 'j'},
+        {"manifest", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     struct run r = {.objects = 64, .clients = 4};
     double seconds = 0;
+    const char *journal = NULL, *manifest = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (o == 't')
@@ -214,15 +252,32 @@ int main(int argc, char **argv)
             r.objects = (unsigned)strtoul(optarg, NULL, 10);
         else if (o == 'c')
             r.clients = (unsigned)strtoul(optarg, NULL, 10);
+        else if (o == 'j')
+            journal = optarg;
+        else if (o == 'm')
+            manifest = optarg;
         else
             return 2;
     }
     if (argc - optind != 2 || seconds <= 0 || r.clients == 0 || r.clients > MAX_CLIENTS ||
         r.objects < r.clients) {
         fprintf(stderr, "usage: osd_kill_writer CONF POOL --seconds T [--objects N] "
-                        "[--clients C]\n");
+                        "[--clients C] [--journal FILE] [--manifest FILE]\n");
         return 2;
     }
+    pthread_mutex_init(&r.journal_lock, NULL);
+    if ((journal && !(r.journal = fopen(journal, "a"))) ||
+        (manifest && !(r.manifest = fopen(manifest, "w")))) {
+        fprintf(stderr, "osd_kill_writer: %s: %s\n", r.journal ? manifest : journal,
+                strerror(errno));
+        return 1;
+    }
+    /* SIGUSR1 is taken by sigtimedwait below, in no other thread: block it
+     * before any thread (ours or libcairn's) starts, so they inherit that. */
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, NULL);
     r.conf = argv[optind];
     r.pool_name = argv[optind + 1];
     r.obj = calloc(r.objects, sizeof(*r.obj));
@@ -240,10 +295,16 @@ int main(int argc, char **argv)
     pthread_t th[MAX_CLIENTS];
     struct client cl[MAX_CLIENTS];
     r.until = now_s() + seconds;
+    atomic_store(&r.running, r.clients);
     for (unsigned i = 0; i < r.clients; i++) {
         cl[i] = (struct client){.r = &r, .id = i};
         if (pthread_create(&th[i], NULL, writer_main, &cl[i]) != 0)
             return 1;
+    }
+    while (atomic_load(&r.running) > 0) {
+        struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
+        if (sigtimedwait(&usr1, NULL, &tick) == SIGUSR1)
+            atomic_store(&r.stop, true);
     }
     for (unsigned i = 0; i < r.clients; i++)
         pthread_join(th[i], NULL);
@@ -252,6 +313,10 @@ int main(int argc, char **argv)
     /* The script's last kill is over before our time is: reads of an OSD
      * still restarting wait for it like any op. */
     int rc = check_all(&r);
+    if (r.journal)
+        fclose(r.journal);
+    if (r.manifest && fclose(r.manifest) != 0)
+        rc = 1;
     free(r.obj);
     return rc || atomic_load(&r.write_errors) ? 1 : 0;
 }
