@@ -181,6 +181,18 @@ void osd__hb_tick(struct osd_daemon *d)
 
     if (d->state != OSD_STATE_ACTIVE)
         return;
+    uint64_t last = d->hb_last_tick_ns, interval = d->opts.hb_interval_ms * 1000000u;
+    d->hb_last_tick_ns = now;
+    if (last && now - last > 2 * interval) {
+        /* Our own loop stalled (a long store call, the machine swapping):
+         * what we did not hear meanwhile says nothing about the peers, so
+         * they get a fresh grace instead of a failure report. */
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s: heartbeats stalled for %llu ms; not judging peers",
+                  d->opts.entity, (unsigned long long)((now - last) / 1000000u));
+        for (unsigned i = 0; i < OSD_HB_PEERS_MAX; i++)
+            if (d->peers[i].last_rx_ns < now)
+                d->peers[i].last_rx_ns = now;
+    }
     for (unsigned i = 0; i < OSD_HB_PEERS_MAX; i++) {
         struct osd_hb_peer *p = &d->peers[i];
         if (!p->sess || !p->sess->conn)

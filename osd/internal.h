@@ -379,6 +379,11 @@ const struct osd_pglog_entry *osd__pglog_at(const struct osd_pg *pg, uint32_t i)
  * count; *@out is malloc'd (NULL when none). */
 uint32_t osd__pglog_export(const struct osd_pg *pg, uint64_t after, struct proto_pg_log_entry **out);
 void osd__pglog_free(struct osd_pglog *log);
+/* Queues @txn (taking it, also on failure) on @pg's collection, counted in
+ * pg->txns; @done (optional) runs on the loop thread with its result. 0, or
+ * the queueing error (@done does not run). */
+int osd__pg_queue_txn(struct osd_engine *e, struct osd_pg *pg, struct osd_txn *txn,
+                      void (*done)(int result, void *arg), void *arg);
 /* Counts the objects in the PG's collection (not the meta object). */
 uint64_t osd__pg_count_objects(struct osd_engine *e, struct osd_pg *pg);
 
@@ -556,6 +561,7 @@ struct osd_daemon {
     struct event *sig_ev[2];
     bool stopping;
     int lock_fd;
+    uint64_t hb_last_tick_ns;            /* heartbeat.c: to notice our own stalls */
     unsigned peer_gen;                   /* peering rounds started (peering.c) */
     struct event *repeer_ev;             /* runs requested re-peerings */
     unsigned recovery_active;            /* pushes in flight, all PGs */

@@ -540,12 +540,84 @@ static void on_repop(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, st
     queue_txn(d, s, txid, m->op, pg, txn, NULL);
 }
 
+struct remove_ctx {
+    char **names;
+    uint32_t n, cap;
+};
+
+static int remove_name_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    struct remove_ctx *c = arg;
+
+    (void)v, (void)vl;
+    if (c->n == c->cap)
+        return 1;
+    if (!(c->names[c->n] = strndup(k, kl)))
+        return 1;
+    c->n++;
+    return 0;
+}
+
+/* Deletes every object of @pg's collection, then the collection. */
+static int remove_pg_data(struct osd_daemon *d, struct osd_pg *pg)
+{
+    struct remove_ctx c = {.cap = 512};
+    bool more = true;
+    int r = 0;
+
+    if (!(c.names = calloc(c.cap, sizeof(*c.names))))
+        return -ENOMEM;
+    while (r == 0 && more) {
+        struct osd_txn *txn = osd_txn_create(pg->coll);
+        c.n = 0;
+        more = false;
+        r = txn ? osd_store_list(d->store, pg->coll, NULL, c.cap, remove_name_fn, &c, &more)
+                : -ENOMEM;
+        for (uint32_t i = 0; r == 0 && i < c.n; i++)
+            r = osd_txn_remove(txn, c.names[i]);
+        if (r == 0 && !more)
+            r = osd_txn_remove_collection(txn);
+        if (r == 0)
+            r = osd_store_apply(d->store, txn);
+        else if (txn)
+            osd_txn_destroy(txn);
+        for (uint32_t i = 0; i < c.n; i++)
+            free(c.names[i]);
+    }
+    free(c.names);
+    return r == -ENOENT ? 0 : r;
+}
+
+static void on_remove(struct osd_daemon *d, struct osd_sess *s, uint64_t txid,
+                      struct osd_pg *pg, const struct proto_osd_peer *m)
+{
+    if (pg->member || pg->primary) {
+        reply_err(s, txid, m->op, -EBUSY, "%s is a member of pg %s in epoch %llu",
+                  d->opts.entity, pg->coll, (unsigned long long)d->map->epoch);
+        return;
+    }
+    uint64_t objects = osd__pg_count_objects(d->engine, pg);
+    int r = pg->coll_state == OSD_COLL_EXISTS ? remove_pg_data(d, pg) : 0;
+    if (r < 0) {
+        reply_err(s, txid, m->op, r, "removing pg %s: %s", pg->coll, strerror(-r));
+        return;
+    }
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD,
+              "%s pg %s: removed our stray copy (%llu objects); osd.%d holds it clean",
+              d->opts.entity, pg->coll, (unsigned long long)objects, m->from);
+    osd__pglog_free(&pg->log);
+    pg->log_loaded = false;
+    pg->coll_state = OSD_COLL_NONE;
+    pg->fence_epoch = m->epoch > pg->fence_epoch ? m->epoch : pg->fence_epoch;
+    reply_info(d, s, txid, m->op, pg);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static bool needs_drain(uint32_t op)
 {
     return op == PROTO_PEER_QUERY || op == PROTO_PEER_LOG_GET || op == PROTO_PEER_SCAN ||
-           op == PROTO_PEER_PULL || op == PROTO_PEER_ACTIVATE;
+           op == PROTO_PEER_PULL || op == PROTO_PEER_ACTIVATE || op == PROTO_PEER_REMOVE;
 }
 
 static void handle(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, const uint8_t *meta,
@@ -615,6 +687,9 @@ static void handle(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, cons
         break;
     case PROTO_PEER_REPOP:
         on_repop(d, s, txid, pg, &m, data);
+        break;
+    case PROTO_PEER_REMOVE:
+        on_remove(d, s, txid, pg, &m);
         break;
     default:
         reply_err(s, txid, m.op, -EOPNOTSUPP, "peer op %u is not supported", m.op);

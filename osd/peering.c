@@ -386,6 +386,23 @@ static void adopt_log(struct osd_peering *p)
 
 static void pull_next(struct osd_peering *p);
 
+static void pulled(int result, void *arg)
+{
+    struct preq *q = arg;
+    struct osd_peering *p = osd__preq_peering(q);
+
+    if (p && p->step == OSD_PEER_PULL) {
+        p->pull_inflight--;
+        if (result < 0) {
+            pull_fail(p, q->oid, result);
+        } else {
+            p->pg->objects_recovered++;
+            pull_next(p);
+        }
+    }
+    free(q);
+}
+
 static void pull_cb(int result, struct proto_frame *f, void *arg)
 {
     struct preq *q = arg;
@@ -394,22 +411,17 @@ static void pull_cb(int result, struct proto_frame *f, void *arg)
     int r = osd__peer_reply_decode(result, f, &m);
 
     if (p && p->step == OSD_PEER_PULL) {
-        p->pull_inflight--;
-        if (r == 0) {
-            struct osd_txn *txn = osd_txn_create(p->pg->coll);
-            r = txn ? osd__obj_state_apply(txn, q->oid, m.exists, m.size, f->data, m.xattrs,
-                                           m.n_xattrs, m.omap, m.n_omap)
-                    : -ENOMEM;
-            if (r == 0)
-                r = osd_store_apply(p->d->store, txn);
-            else if (txn)
-                osd_txn_destroy(txn);
-        }
-        if (r < 0)
+        struct osd_txn *txn = r == 0 ? osd_txn_create(p->pg->coll) : NULL;
+        if (r == 0 && !txn)
+            r = -ENOMEM;
+        if (r == 0 && (r = osd__obj_state_apply(txn, q->oid, m.exists, m.size, f->data, m.xattrs,
+                                                m.n_xattrs, m.omap, m.n_omap)) < 0)
+            osd_txn_destroy(txn);
+        else if (r == 0 && (r = osd__pg_queue_txn(p->d->engine, p->pg, txn, pulled, q)) == 0)
+            q = NULL; /* pulled() has it */
+        if (r < 0) {
+            p->pull_inflight--;
             pull_fail(p, q->oid, r);
-        else {
-            p->pg->objects_recovered++;
-            pull_next(p);
         }
     }
     proto_osd_peer_release(&m);
@@ -593,6 +605,7 @@ static void peering_restart(struct osd_peering *p)
     p->pull_inflight = 0;
     p->gen = ++d->peer_gen;
     p->epoch = d->map->epoch;
+    p->strays_removed = false;
     p->step = OSD_PEER_GET_INFO;
     p->auth = -1;
     osd__peering_set_state(p, OSD_PGS_PEERING);

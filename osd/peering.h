@@ -69,6 +69,7 @@ struct osd_peering {
     unsigned n_reps;
     unsigned activations_left;
     bool throttled;        /* recovery waits for a free push slot */
+    bool strays_removed;   /* REMOVE sent to the copies outside the acting set */
 };
 
 struct preq;

@@ -376,3 +376,53 @@ uint64_t osd__pg_count_objects(struct osd_engine *e, struct osd_pg *pg)
     (void)osd_store_list(osd__engine_store(e), pg->coll, NULL, 0, count_fn, &n, &more);
     return n;
 }
+
+/* ---- transactions of the daemon's own (peering, recovery) ---------------------- */
+
+struct pg_txn {
+    struct osd_loopq_item item;
+    struct osd_engine *e;
+    struct osd_pg *pg;
+    void (*done)(int result, void *arg);
+    void *arg;
+    int result;
+};
+
+static void pg_txn_done(struct osd_loopq_item *item)
+{
+    struct pg_txn *t = (struct pg_txn *)item;
+    struct osd_pg *pg = t->pg;
+
+    if (t->done)
+        t->done(t->result, t->arg);
+    free(t);
+    osd__pg_txn_done(pg);
+}
+
+static void pg_txn_cb(int result, void *arg)
+{
+    struct pg_txn *t = arg;
+
+    t->result = result;
+    t->item.fn = pg_txn_done;
+    osd__loopq_post(osd__engine_loopq(t->e), &t->item);
+}
+
+int osd__pg_queue_txn(struct osd_engine *e, struct osd_pg *pg, struct osd_txn *txn,
+                      void (*done)(int result, void *arg), void *arg)
+{
+    struct pg_txn *t = calloc(1, sizeof(*t));
+    int r = t ? 0 : -ENOMEM;
+
+    if (t) {
+        *t = (struct pg_txn){.e = e, .pg = pg, .done = done, .arg = arg};
+        r = osd_store_queue(osd__engine_store(e), txn, pg_txn_cb, t);
+    }
+    if (r < 0) {
+        osd_txn_destroy(txn);
+        free(t);
+        return r;
+    }
+    pg->txns++;
+    return 0;
+}

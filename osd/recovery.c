@@ -82,6 +82,42 @@ static uint64_t pg_missing(const struct osd_pg *pg)
     return n;
 }
 
+static void remove_cb(int result, struct proto_frame *f, void *arg)
+{
+    struct proto_osd_peer m;
+    int r = osd__peer_reply_decode(result, f, &m);
+
+    if (f)
+        proto_frame_free(f);
+    if (r < 0 && r != -EBUSY)
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "removing a stray copy failed: %s", strerror(-r));
+    proto_osd_peer_release(&m);
+    free(arg);
+}
+
+/* Clean: OSDs that answered our QUERY with a copy but are not in the
+ * acting set drop theirs (they refuse while their map makes them members). */
+static void remove_strays(struct osd_peering *p)
+{
+    if (p->strays_removed)
+        return;
+    p->strays_removed = true;
+    for (unsigned i = 0; i < p->n_infos; i++) {
+        const struct osd_peer_info *pi = &p->infos[i];
+        if (!pi->answered || !pi->info.exists || pi->acting)
+            continue;
+        struct proto_osd_peer m;
+        proto_osd_peer_init(&m);
+        m.op = PROTO_PEER_REMOVE;
+        m.pool = p->pg->pool;
+        m.pg = p->pg->ps;
+        m.epoch = p->epoch;
+        struct preq *q = osd__preq_new(p, (int)i, NULL);
+        if (q && osd__peer_send(p->d, pi->osd, &m, NULL, 0, PUSH_TIMEOUT_MS, remove_cb, q) < 0)
+            free(q);
+    }
+}
+
 static void update_state(struct osd_peering *p)
 {
     struct osd_pg *pg = p->pg;
@@ -107,6 +143,8 @@ static void update_state(struct osd_peering *p)
     if (!(st & (OSD_PGS_DEGRADED | OSD_PGS_PEERED)))
         st |= OSD_PGS_CLEAN;
     osd__peering_set_state(p, st);
+    if (st & OSD_PGS_CLEAN)
+        remove_strays(p);
 }
 
 /* ---- pushes -------------------------------------------------------------------------- */
@@ -397,7 +435,7 @@ static void activated(struct osd_peering *p)
     pg->log.info.act_epoch = p->epoch;
     pg->fence_epoch = p->epoch;
     if (txn && osd__pglog_write_info(pg, txn) == 0)
-        (void)osd_store_apply(p->d->store, txn);
+        (void)osd__pg_queue_txn(p->d->engine, pg, txn, NULL, NULL);
     else if (txn)
         osd_txn_destroy(txn);
     p->step = OSD_PEER_ACTIVE;
