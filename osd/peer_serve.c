@@ -37,13 +37,11 @@ struct osd_deferred {
 
 /* A replica-side transaction whose completion answers the request. */
 struct peer_txn {
-    struct osd_loopq_item item;
     struct osd_daemon *d;
     struct osd_sess *s;
     uint64_t txid;
     struct osd_pg *pg;
     uint32_t op;
-    int result;
     char *oid;                /* PUSH: echoed in the reply */
 };
 
@@ -153,18 +151,19 @@ static void on_drained(struct osd_pg *pg)
 
 /* ---- transactions answered on completion ------------------------------------------ */
 
-static void ptxn_done(struct osd_loopq_item *item)
+/* The transaction of a request is durable (or failed): answer it. */
+static void ptxn_done(int result, void *arg)
 {
-    struct peer_txn *t = (struct peer_txn *)item;
+    struct peer_txn *t = arg;
     struct osd_pg *pg = t->pg;
 
-    if (t->result < 0) {
+    if (result < 0) {
         cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: replicated transaction failed: %s",
-                  t->d->opts.entity, pg->coll, strerror(-t->result));
+                  t->d->opts.entity, pg->coll, strerror(-result));
         /* Our log in memory is ahead of the store: forget it. */
         osd__pglog_free(&pg->log);
         pg->log_loaded = false;
-        reply_err(t->s, t->txid, t->op, t->result, "store: %s", strerror(-t->result));
+        reply_err(t->s, t->txid, t->op, result, "store: %s", strerror(-result));
     } else if (t->op == PROTO_PEER_ACTIVATE) {
         reply_info(t->d, t->s, t->txid, t->op, pg);
     } else {
@@ -179,16 +178,6 @@ static void ptxn_done(struct osd_loopq_item *item)
     osd__sess_unref(t->s);
     free(t->oid);
     free(t);
-    osd__pg_txn_done(pg);
-}
-
-static void ptxn_cb(int result, void *arg)
-{
-    struct peer_txn *t = arg;
-
-    t->result = result;
-    t->item.fn = ptxn_done;
-    osd__loopq_post(osd__engine_loopq(t->d->engine), &t->item);
 }
 
 /* Queues @txn for @pg; the reply to (@s, @txid) goes out when it is durable. */
@@ -202,21 +191,23 @@ static void queue_txn(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, u
         *t = (struct peer_txn){.d = d, .s = s, .txid = txid, .pg = pg, .op = op};
         if (oid && !(t->oid = strdup(oid)))
             r = -ENOMEM;
-        if (r == 0)
-            r = osd_store_queue(d->store, txn, ptxn_cb, t);
+    }
+    if (r == 0) {
+        s->refs++;
+        r = osd__pg_queue_txn(d->engine, pg, txn, ptxn_done, t);
+        if (r < 0)
+            s->refs--;
+    } else {
+        osd_txn_destroy(txn);
     }
     if (r < 0) {
-        osd_txn_destroy(txn);
         if (t)
             free(t->oid);
         free(t);
         osd__pglog_free(&pg->log);
         pg->log_loaded = false;
         reply_err(s, txid, op, r, "store: %s", strerror(-r));
-        return;
     }
-    s->refs++;
-    pg->txns++;
 }
 
 /* ---- the requests ----------------------------------------------------------------- */
