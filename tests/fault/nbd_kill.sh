@@ -51,7 +51,7 @@ now_ms() { echo $((${EPOCHREALTIME//[.,]/} / 1000)); }
 nbd_accepts() { kill -0 "$NBD_PID" 2>/dev/null && accepts "$PORT"; }
 
 cluster_up --mons 1 --osds 2 --hosts 2
-wait_for 60 test "$(osds_up)" -eq 2 || fail "the OSDs did not come up"
+wait_for 60 osds_up_is 2 || fail "the OSDs did not come up"
 cairn pool create images --size 1 --min-size 1 --pg-num 16 >/dev/null ||
     fail "pool create images failed"
 mkimage disk 64M 1M

@@ -32,7 +32,7 @@ while ((SECONDS < deadline)); do
     log "killed osd.$victim (pid $pid)"
     cluster_up
 done
-wait_for 60 test "$(osds_up)" -eq $OSDS || fail "the OSDs did not all come back up"
+wait_for 60 osds_up_is $OSDS || fail "the OSDs did not all come back up"
 rc=0
 wait "$writer" || rc=$?
 cat "$DIR/writer.out" >&2

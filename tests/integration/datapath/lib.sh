@@ -17,6 +17,8 @@ done
 
 # osds_up: how many OSDs the map has up.
 osds_up() { cairn status --json | json "j['osds']['up']"; }
+# For wait_for, which must re-run the check: true when N OSDs are up.
+osds_up_is() { [[ $(osds_up) -eq $1 ]]; }
 
 # osd_is_up ID: whether the map shows osd.ID up.
 osd_is_up() {
@@ -29,7 +31,7 @@ osd_is_down() { ! osd_is_up "$1"; }
 dp_cluster_up() {
     local osds=$1 pool=$2
     cluster_up --mons 1 --osds "$osds" --hosts "$osds"
-    wait_for 60 test "$(osds_up)" -eq "$osds" || fail "only $(osds_up) of $osds OSDs came up"
+    wait_for 60 osds_up_is "$osds" || fail "only $(osds_up) of $osds OSDs came up"
     cairn pool create "$pool" --size 1 --min-size 1 --pg-num 32 >/dev/null ||
         fail "pool create $pool failed"
 }

@@ -25,11 +25,13 @@ need_tools() {
 }
 
 osds_up() { cairn status --json | json "j['osds']['up']"; }
+# For wait_for, which must re-run the check: true when N OSDs are up.
+osds_up_is() { [[ $(osds_up) -eq $1 ]]; }
 
 # nbd_cluster_up: one monitor, one OSD, pool "images" of size 1.
 nbd_cluster_up() {
     cluster_up --mons 1 --osds 1 --hosts 1
-    wait_for 60 test "$(osds_up)" -eq 1 || fail "the OSD did not come up"
+    wait_for 60 osds_up_is 1 || fail "the OSD did not come up"
     cairn pool create images --size 1 --min-size 1 --pg-num 16 >/dev/null ||
         fail "pool create images failed"
 }
