@@ -2,6 +2,7 @@
  * stands. */
 #include "tools/cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,10 +96,19 @@ int cli_mon_add(struct cli_ctx *ctx, int argc, char **argv)
     return cli_run(ctx, &cmd, done);
 }
 
+static bool map_has_mon(const struct proto_map *map, const char *name)
+{
+    for (uint32_t i = 0; i < map->n_mons; i++)
+        if (strcmp(map->mons[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 int cli_mon_rm(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct proto_mon_cmd cmd;
-    char done[PROTO_MON_NAME_MAX + 32];
+    struct proto_mon_reply *reply;
+    struct proto_map *map;
     int r = cli_want_args(ctx, argc, argv, 1);
 
     if (r != CLI_EXIT_OK)
@@ -107,6 +117,26 @@ int cli_mon_rm(struct cli_ctx *ctx, int argc, char **argv)
     if (strlen(argv[0]) >= sizeof(cmd.name))
         return cli_usage(ctx, "name too long");
     snprintf(cmd.name, sizeof(cmd.name), "%s", argv[0]);
-    snprintf(done, sizeof(done), "mon.%s removed", cmd.name);
-    return cli_run(ctx, &cmd, done);
+    if ((r = cli_connect(ctx)) != CLI_EXIT_OK || (r = cli_map(ctx, &map)) != CLI_EXIT_OK)
+        return r;
+    bool existed = map_has_mon(map, cmd.name);
+    proto_map_destroy(map);
+    if (!existed)
+        return cli_fail(ctx, "mon rm %s: mon.%s does not exist", cmd.name, cmd.name);
+    if (!(reply = malloc(sizeof(*reply))))
+        return cli_fail(ctx, "%s", strerror(ENOMEM));
+    r = cairn_mon_command(ctx->cairn, &cmd, reply);
+    /* A leader removing itself may step down before it answers; the
+     * command is then resent to the new leader, which finds the monitor
+     * already gone. It existed a moment ago, so that is our removal. */
+    if (r == -ENOENT)
+        r = 0;
+    if (r < 0)
+        cli_fail(ctx, "%s", reply->message[0] ? reply->message : strerror(-r));
+    else if (ctx->json)
+        printf("{\"epoch\": %llu}\n", (unsigned long long)reply->epoch);
+    else
+        printf("mon.%s removed (epoch %llu)\n", cmd.name, (unsigned long long)reply->epoch);
+    free(reply);
+    return r < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
