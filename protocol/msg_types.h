@@ -41,6 +41,7 @@ enum proto_msg_type {
     PROTO_MSG_OSD_OP = 201,          /* request: OsdOp + write payloads; reply: OsdOpReply +
                                         read data */
     PROTO_MSG_OSD_LIST = 202,        /* request: OsdList; reply: OsdListReply */
+    PROTO_MSG_OSD_PG_CMD = 203,      /* request: OsdPgCmd; reply: OsdPgCmdReply */
     PROTO_MSG_PEERING_BASE = 300,
     PROTO_MSG_OSD_PING = 301,        /* request, OSD to OSD: OsdPing; reply: OsdPing (echo) */
     PROTO_MSG_OSD_PEER = 302,        /* request, OSD to OSD: OsdPeer (+ data); reply: OsdPeer (+ data)

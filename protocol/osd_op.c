@@ -1,5 +1,5 @@
 /* The OSD client-operation codec (protocol/osd_op.h): protobuf encoding of
- * compound ops, their replies, object listings and pings. Encoders write only
+ * compound ops, their replies, object listings, PG commands and pings. Encoders write only
  * fields that differ from their defaults and check the same rules the
  * decoders do, so whatever we send a peer of the same version accepts.
  * Decoders validate every field, since all of it comes from the network.
@@ -757,6 +757,108 @@ void proto_osd_list_reply_release(struct proto_osd_list_reply *reply)
     reply->names = NULL;
     reply->n_names = 0;
     reply->priv = NULL;
+}
+
+/* ---- PG commands -------------------------------------------------------- */
+
+void proto_osd_pg_cmd_init(struct proto_osd_pg_cmd *cmd)
+{
+    memset(cmd, 0, sizeof(*cmd));
+}
+
+static int pg_cmd_check(int32_t pool, uint32_t op)
+{
+    return pool < 0 || op == 0 || op > PROTO_OSD_PG_CMD_OP_MAX ? -EINVAL : 0;
+}
+
+int proto_osd_pg_cmd_encode(const struct proto_osd_pg_cmd *cmd, uint8_t **buf, size_t *len)
+{
+    Cairn__OsdPgCmd m = CAIRN__OSD_PG_CMD__INIT;
+
+    if (pg_cmd_check(cmd->pool, cmd->op) < 0)
+        return -EINVAL;
+    m.has_epoch = cmd->epoch != 0;
+    m.epoch = cmd->epoch;
+    m.has_pool = true;
+    m.pool = cmd->pool;
+    m.has_pg = cmd->pg != 0;
+    m.pg = cmd->pg;
+    m.has_op = true;
+    m.op = cmd->op;
+    return proto__pb_pack(&m.base, buf, len);
+}
+
+int proto_osd_pg_cmd_decode(const uint8_t *buf, size_t len, struct proto_osd_pg_cmd *cmd)
+{
+    Cairn__OsdPgCmd *m = cairn__osd_pg_cmd__unpack(NULL, len, buf);
+
+    if (!m)
+        return -EBADMSG;
+    int r = -EINVAL;
+    if (m->has_pool && pg_cmd_check(m->pool, m->op) == 0) {
+        cmd->epoch = m->epoch;
+        cmd->pool = m->pool;
+        cmd->pg = m->pg;
+        cmd->op = m->op;
+        r = 0;
+    }
+    cairn__osd_pg_cmd__free_unpacked(m, NULL);
+    return r;
+}
+
+static int pg_cmd_reply_check(int32_t result, uint64_t inconsistent, uint64_t repaired)
+{
+    return !result_is_valid(result) || repaired > inconsistent ? -EINVAL : 0;
+}
+
+int proto_osd_pg_cmd_reply_encode(const struct proto_osd_pg_cmd_reply *reply, uint8_t **buf,
+                                  size_t *len)
+{
+    Cairn__OsdPgCmdReply m = CAIRN__OSD_PG_CMD_REPLY__INIT;
+    ssize_t msg_len = fixed_strlen(reply->message, sizeof(reply->message));
+
+    if (msg_len < 0 || pg_cmd_reply_check(reply->result, reply->inconsistent, reply->repaired) < 0)
+        return -EINVAL;
+    m.has_result = reply->result != 0;
+    m.result = reply->result;
+    m.has_epoch = reply->epoch != 0;
+    m.epoch = reply->epoch;
+    set_bytes(&m.has_message, &m.message, reply->message, (size_t)msg_len);
+    m.has_objects = reply->objects != 0;
+    m.objects = reply->objects;
+    m.has_inconsistent = reply->inconsistent != 0;
+    m.inconsistent = reply->inconsistent;
+    m.has_repaired = reply->repaired != 0;
+    m.repaired = reply->repaired;
+    m.has_duration_ms = reply->duration_ms != 0;
+    m.duration_ms = reply->duration_ms;
+    return proto__pb_pack(&m.base, buf, len);
+}
+
+int proto_osd_pg_cmd_reply_decode(const uint8_t *buf, size_t len,
+                                  struct proto_osd_pg_cmd_reply *reply)
+{
+    Cairn__OsdPgCmdReply *m = cairn__osd_pg_cmd_reply__unpack(NULL, len, buf);
+
+    if (!m)
+        return -EBADMSG;
+    int r = -EINVAL;
+    if (pg_cmd_reply_check(m->result, m->inconsistent, m->repaired) == 0 &&
+        m->message.len < sizeof(reply->message) &&
+        (m->message.len == 0 || !memchr(m->message.data, '\0', m->message.len))) {
+        reply->result = m->result;
+        reply->epoch = m->epoch;
+        if (m->message.len)
+            memcpy(reply->message, m->message.data, m->message.len);
+        reply->message[m->message.len] = '\0';
+        reply->objects = m->objects;
+        reply->inconsistent = m->inconsistent;
+        reply->repaired = m->repaired;
+        reply->duration_ms = m->duration_ms;
+        r = 0;
+    }
+    cairn__osd_pg_cmd_reply__free_unpacked(m, NULL);
+    return r;
 }
 
 /* ---- ping --------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /* OSD client operations (DESIGN.md §4, §6): the compound operation a client
- * sends to a PG's primary, its reply, and object listing. Encoding is
- * protobuf (osd_op.proto) for the metadata; bulk data never is: the write
- * payloads of an op travel as the frame's data, concatenated in step order,
- * and so do the bytes a reply's READ steps return.
+ * sends to a PG's primary, its reply, object listing and an operator's
+ * commands to a PG (scrub). Encoding is protobuf (osd_op.proto) for the
+ * metadata; bulk data never is: the write payloads of an op travel as the
+ * frame's data, concatenated in step order, and so do the bytes a reply's
+ * READ steps return.
  *
  * A compound op names one object and carries up to PROTO_OSD_STEPS_MAX steps.
  * The OSD runs them atomically against the object as it was when the op
@@ -264,6 +265,49 @@ int proto_osd_list_reply_encode(const struct proto_osd_list_reply *reply, uint8_
 int proto_osd_list_reply_decode(const uint8_t *buf, size_t len,
                                 struct proto_osd_list_reply *reply);
 void proto_osd_list_reply_release(struct proto_osd_list_reply *reply);
+
+/* PROTO_MSG_OSD_PG_CMD: an operator's command to a PG's primary. The reply
+ * comes when the command has finished (a scrub: when every object was
+ * compared and what could be repaired was). A command resent while the
+ * same scrub runs (the client's attempts time out after 10 s) attaches to
+ * it rather than starting another. */
+enum proto_osd_pg_cmd_op {
+    PROTO_OSD_PG_SCRUB = 1,      /* compare object lists, versions, sizes, xattrs of the copies */
+    PROTO_OSD_PG_DEEP_SCRUB = 2, /* and read every copy's data and omap, checking checksums */
+    PROTO_OSD_PG_CMD_OP_MAX = 2,
+};
+struct proto_osd_pg_cmd {
+    uint64_t epoch;         /* the sender's map epoch */
+    int32_t pool;
+    uint32_t pg;
+    uint32_t op;            /* enum proto_osd_pg_cmd_op */
+};
+struct proto_osd_pg_cmd_reply {
+    int32_t result;         /* 0, -ESTALE (misdirected, as for ops: epoch is the OSD's),
+                               -EBUSY (the PG is not active+clean, or peering restarted the
+                               scrub), -errno */
+    uint64_t epoch;
+    char message[256];      /* a one-line reason when result < 0, else a summary or "" */
+    uint64_t objects;       /* objects compared */
+    uint64_t inconsistent;  /* objects whose copies disagreed or could not be read */
+    uint64_t repaired;      /* of those, repaired from a good copy */
+    uint64_t duration_ms;
+};
+
+void proto_osd_pg_cmd_init(struct proto_osd_pg_cmd *cmd);
+/* Encoders: 0, -ENOMEM, -EINVAL (a caller bug: a rule decode checks).
+ * Command decode: 0, -EBADMSG, -EINVAL (pool absent or < 0, op not an enum
+ * proto_osd_pg_cmd_op). Reply decode: 0, -EBADMSG, -EINVAL (result > 0 or
+ * < PROTO_OSD_RESULT_MIN, repaired > inconsistent, a message holding a NUL
+ * or not shorter than the message field). The reply holds no pointers:
+ * nothing needs releasing. Decoders leave *@cmd, *@reply unchanged on
+ * failure. */
+int proto_osd_pg_cmd_encode(const struct proto_osd_pg_cmd *cmd, uint8_t **buf, size_t *len);
+int proto_osd_pg_cmd_decode(const uint8_t *buf, size_t len, struct proto_osd_pg_cmd *cmd);
+int proto_osd_pg_cmd_reply_encode(const struct proto_osd_pg_cmd_reply *reply, uint8_t **buf,
+                                  size_t *len);
+int proto_osd_pg_cmd_reply_decode(const uint8_t *buf, size_t len,
+                                  struct proto_osd_pg_cmd_reply *reply);
 
 /* PROTO_MSG_OSD_PING: heartbeats between OSDs. The request carries the
  * sender's map epoch and a stamp the reply echoes. */

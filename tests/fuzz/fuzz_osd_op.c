@@ -2,9 +2,9 @@
  * input is
  *   u64 data_len (little-endian; absent in inputs under 8 bytes: 0) | metadata
  * and the metadata is decoded as an op and a reply (against data_len), a
- * listing, a listing reply and a ping. Whatever decodes must satisfy the
- * documented rules and survive encode + decode with identical fields; a
- * failed decode leaves nothing to release. Any crash, leak, sanitizer report
+ * listing, a listing reply, a PG command, a PG command reply and a ping.
+ * Whatever decodes must satisfy the documented rules and survive encode +
+ * decode with identical fields; a failed decode leaves nothing to release. Any crash, leak, sanitizer report
  * or abort() is a bug. Built by tests/fuzz/CMakeLists.txt; seeds in
  * corpus/osd_op/ (written by gen_corpus_osd_op.c). */
 #include <errno.h>
@@ -182,7 +182,7 @@ static void fuzz_reply(const uint8_t *meta, size_t meta_len, uint64_t data_len)
     proto_osd_reply_release(&reply);
 }
 
-/* ---- listing and ping --------------------------------------------------- */
+/* ---- listing ------------------------------------------------------------ */
 
 static void fuzz_list(const uint8_t *meta, size_t meta_len)
 {
@@ -243,6 +243,58 @@ static void fuzz_list_reply(const uint8_t *meta, size_t meta_len)
     proto_osd_list_reply_release(&reply);
 }
 
+/* ---- PG commands -------------------------------------------------------- */
+
+static void fuzz_pg_cmd(const uint8_t *meta, size_t meta_len)
+{
+    struct proto_osd_pg_cmd cmd, again;
+    uint8_t *buf;
+    size_t len;
+
+    proto_osd_pg_cmd_init(&cmd);
+    int r = proto_osd_pg_cmd_decode(meta, meta_len, &cmd);
+    check_errno(r);
+    if (r != 0)
+        return;
+    if (cmd.pool < 0 || cmd.op == 0 || cmd.op > PROTO_OSD_PG_CMD_OP_MAX)
+        abort();
+    if (proto_osd_pg_cmd_encode(&cmd, &buf, &len) != 0)
+        abort();
+    if (proto_osd_pg_cmd_decode(buf, len, &again) != 0)
+        abort();
+    free(buf);
+    if (again.epoch != cmd.epoch || again.pool != cmd.pool || again.pg != cmd.pg ||
+        again.op != cmd.op)
+        abort();
+}
+
+static void fuzz_pg_cmd_reply(const uint8_t *meta, size_t meta_len)
+{
+    struct proto_osd_pg_cmd_reply reply = {0}, again;
+    uint8_t *buf;
+    size_t len;
+
+    int r = proto_osd_pg_cmd_reply_decode(meta, meta_len, &reply);
+    check_errno(r);
+    if (r != 0)
+        return;
+    if (reply.result > 0 || reply.result < PROTO_OSD_RESULT_MIN ||
+        reply.repaired > reply.inconsistent || !memchr(reply.message, '\0', sizeof(reply.message)))
+        abort();
+    if (proto_osd_pg_cmd_reply_encode(&reply, &buf, &len) != 0)
+        abort();
+    if (proto_osd_pg_cmd_reply_decode(buf, len, &again) != 0)
+        abort();
+    free(buf);
+    if (again.result != reply.result || again.epoch != reply.epoch ||
+        strcmp(again.message, reply.message) != 0 || again.objects != reply.objects ||
+        again.inconsistent != reply.inconsistent || again.repaired != reply.repaired ||
+        again.duration_ms != reply.duration_ms)
+        abort();
+}
+
+/* ---- ping --------------------------------------------------------------- */
+
 static void fuzz_ping(const uint8_t *meta, size_t meta_len)
 {
     struct proto_osd_ping ping, again;
@@ -276,6 +328,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_reply(data, size, data_len);
     fuzz_list(data, size);
     fuzz_list_reply(data, size);
+    fuzz_pg_cmd(data, size);
+    fuzz_pg_cmd_reply(data, size);
     fuzz_ping(data, size);
     return 0;
 }

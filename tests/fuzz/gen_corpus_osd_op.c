@@ -1,7 +1,8 @@
 /* Writes the seed corpus of the osd_op fuzz target: encoded ops (reads,
  * writes with payloads, xattr guards and atomics, omap, one of every step),
  * replies (reads, attributes, a failure, a misdirection), a listing, a
- * listing reply and a ping, one file each, as fuzz_osd_op.c reads them: the
+ * listing reply, PG commands (scrub, deep-scrub) and their replies (clean,
+ * repaired, busy) and a ping, one file each, as fuzz_osd_op.c reads them: the
  * frame's data length (u64, little-endian), then the metadata. Run by hand
  * after a schema change:  fuzz_osd_op_gen_corpus tests/fuzz/corpus/osd_op */
 #include <errno.h>
@@ -190,6 +191,37 @@ static int write_listing(void)
     return r;
 }
 
+static int write_pg_cmds(void)
+{
+    struct proto_osd_pg_cmd cmd;
+    struct proto_osd_pg_cmd_reply reply = {.epoch = 42, .objects = 37, .duration_ms = 412};
+    uint8_t *buf;
+    size_t len;
+    int r = 0;
+
+    proto_osd_pg_cmd_init(&cmd);
+    cmd.epoch = 42;
+    cmd.pool = 1;
+    cmd.pg = 0x1f;
+    cmd.op = PROTO_OSD_PG_SCRUB;
+    r |= proto_osd_pg_cmd_encode(&cmd, &buf, &len) != 0 || write_seed("pg-scrub.bin", 0, buf, len);
+    cmd.op = PROTO_OSD_PG_DEEP_SCRUB;
+    r |= proto_osd_pg_cmd_encode(&cmd, &buf, &len) != 0 ||
+         write_seed("pg-deep-scrub.bin", 0, buf, len);
+    r |= proto_osd_pg_cmd_reply_encode(&reply, &buf, &len) != 0 ||
+         write_seed("pg-scrub-reply.bin", 0, buf, len);
+    reply.inconsistent = 2;
+    reply.repaired = 1;
+    snprintf(reply.message, sizeof(reply.message), "1 object could not be repaired");
+    r |= proto_osd_pg_cmd_reply_encode(&reply, &buf, &len) != 0 ||
+         write_seed("pg-scrub-reply-repaired.bin", 0, buf, len);
+    reply = (struct proto_osd_pg_cmd_reply){.result = -EBUSY, .epoch = 43};
+    snprintf(reply.message, sizeof(reply.message), "pg 1.1f is not active+clean");
+    r |= proto_osd_pg_cmd_reply_encode(&reply, &buf, &len) != 0 ||
+         write_seed("pg-scrub-reply-busy.bin", 0, buf, len);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -200,5 +232,6 @@ int main(int argc, char **argv)
     int r = write_ops();
     r |= write_replies();
     r |= write_listing();
+    r |= write_pg_cmds();
     return r;
 }

@@ -1,5 +1,6 @@
 /* The OSD client-operation codec (protocol/osd_op.c): round trips of every
- * step type, of replies with every kind of result, of listings and pings;
+ * step type, of replies with every kind of result, of listings, PG commands
+ * and pings;
  * rejection of truncated, garbage and out-of-range input with the documented
  * -errno (and reason), each validation rule broken once. Malformed input is
  * written by hand with a small protobuf writer: field numbers from
@@ -102,6 +103,9 @@ enum { KV_KEY = 1, KV_VALUE };
 /* OsdList and OsdListReply fields. */
 enum { LI_EPOCH = 1, LI_POOL, LI_PG, LI_AFTER, LI_MAX };
 enum { LR_RESULT = 1, LR_EPOCH, LR_NAMES, LR_MORE };
+/* OsdPgCmd and OsdPgCmdReply fields. */
+enum { PC_EPOCH = 1, PC_POOL, PC_PG, PC_OP };
+enum { PR_RESULT = 1, PR_EPOCH, PR_MESSAGE, PR_OBJECTS, PR_INCONSISTENT, PR_REPAIRED, PR_DURATION };
 
 /* The head of a valid op: pool 1, oid "obj". */
 static void pb_op_head(struct pbw *w)
@@ -1195,6 +1199,183 @@ static void test_osd_list_reply_rejects_bad_values(void **state)
     assert_null(buf);
 }
 
+/* ---- PG commands -------------------------------------------------------- */
+
+static void test_osd_pg_cmd_round_trip(void **state)
+{
+    (void)state;
+    static const struct proto_osd_pg_cmd cmds[] = {
+        {0, 0, 0, PROTO_OSD_PG_SCRUB},
+        {9, 4, 0x3ff, PROTO_OSD_PG_DEEP_SCRUB},
+        {UINT64_MAX, INT32_MAX, UINT32_MAX, PROTO_OSD_PG_SCRUB},
+    };
+    struct proto_osd_pg_cmd out;
+    uint8_t *buf;
+    size_t len;
+
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++) {
+        assert_int_equal(proto_osd_pg_cmd_encode(&cmds[i], &buf, &len), 0);
+        memset(&out, 0x5a, sizeof(out));
+        assert_int_equal(proto_osd_pg_cmd_decode(buf, len, &out), 0);
+        assert_true(out.epoch == cmds[i].epoch);
+        assert_int_equal(out.pool, cmds[i].pool);
+        assert_int_equal(out.pg, cmds[i].pg);
+        assert_int_equal(out.op, cmds[i].op);
+        /* Truncated by a byte: the last field's value is cut. */
+        memset(&out, 0x5a, sizeof(out));
+        assert_int_equal(proto_osd_pg_cmd_decode(buf, len - 1, &out), -EBADMSG);
+        assert_int_equal(out.pool, 0x5a5a5a5a);
+        free(buf);
+    }
+}
+
+static void expect_pg_cmd(struct pbw *w, int want)
+{
+    struct proto_osd_pg_cmd c, before;
+
+    memset(&c, 0x5a, sizeof(c));
+    memcpy(&before, &c, sizeof(c));
+    assert_int_equal(proto_osd_pg_cmd_decode(w->b, w->n, &c), want);
+    if (want != 0)
+        assert_memory_equal(&c, &before, sizeof(c));
+    pb_free(w);
+}
+
+static void test_osd_pg_cmd_rejects_bad_values(void **state)
+{
+    (void)state;
+    struct pbw w = {0};
+    struct proto_osd_pg_cmd c;
+    uint8_t *buf = NULL;
+    size_t len;
+
+    pb_uint(&w, PC_OP, PROTO_OSD_PG_SCRUB);
+    expect_pg_cmd(&w, -EINVAL); /* no pool */
+    pb_sint(&w, PC_POOL, -1);
+    pb_uint(&w, PC_OP, PROTO_OSD_PG_SCRUB);
+    expect_pg_cmd(&w, -EINVAL);
+    pb_sint(&w, PC_POOL, 1);
+    expect_pg_cmd(&w, -EINVAL); /* no op */
+    pb_sint(&w, PC_POOL, 1);
+    pb_uint(&w, PC_OP, PROTO_OSD_PG_CMD_OP_MAX + 1);
+    expect_pg_cmd(&w, -EINVAL);
+    pb_sint(&w, PC_POOL, 1);
+    pb_uint(&w, PC_OP, UINT32_MAX);
+    expect_pg_cmd(&w, -EINVAL);
+    /* Wrong wire types: a varint field sent as bytes, and the other way. */
+    pb_bytes(&w, PC_POOL, "\x02", 1);
+    pb_uint(&w, PC_OP, PROTO_OSD_PG_SCRUB);
+    expect_pg_cmd(&w, -EBADMSG);
+    pb_sint(&w, PC_POOL, 1);
+    pb_bytes(&w, PC_OP, "\x01", 1);
+    expect_pg_cmd(&w, -EBADMSG);
+    static const uint8_t garbage[] = {0x10, 0x02, 0x20};
+    pb_raw(&w, garbage, sizeof(garbage));
+    expect_pg_cmd(&w, -EBADMSG);
+    pb_sint(&w, PC_POOL, 0);
+    pb_uint(&w, PC_OP, PROTO_OSD_PG_DEEP_SCRUB);
+    expect_pg_cmd(&w, 0); /* pool 0 is a pool */
+
+    proto_osd_pg_cmd_init(&c);
+    assert_int_equal(proto_osd_pg_cmd_encode(&c, &buf, &len), -EINVAL); /* op 0 */
+    c.op = PROTO_OSD_PG_CMD_OP_MAX + 1;
+    assert_int_equal(proto_osd_pg_cmd_encode(&c, &buf, &len), -EINVAL);
+    c.op = PROTO_OSD_PG_SCRUB;
+    c.pool = -3;
+    assert_int_equal(proto_osd_pg_cmd_encode(&c, &buf, &len), -EINVAL);
+    assert_null(buf);
+}
+
+static void test_osd_pg_cmd_reply_round_trip(void **state)
+{
+    (void)state;
+    struct proto_osd_pg_cmd_reply in = {0}, out;
+    uint8_t *buf;
+    size_t len;
+
+    for (int pass = 0; pass < 4; pass++) {
+        assert_int_equal(proto_osd_pg_cmd_reply_encode(&in, &buf, &len), 0);
+        if (pass == 0)
+            assert_int_equal(len, 0); /* defaults are not written */
+        memset(&out, 0x5a, sizeof(out));
+        assert_int_equal(proto_osd_pg_cmd_reply_decode(buf, len, &out), 0);
+        free(buf);
+        assert_int_equal(out.result, in.result);
+        assert_true(out.epoch == in.epoch && out.objects == in.objects);
+        assert_true(out.inconsistent == in.inconsistent && out.repaired == in.repaired);
+        assert_true(out.duration_ms == in.duration_ms);
+        assert_string_equal(out.message, in.message);
+        /* Then a scrub's summary, a failure, the longest message. */
+        in.epoch = 12;
+        in.objects = 37;
+        in.inconsistent = pass == 0 ? 2 : UINT64_MAX;
+        in.repaired = pass == 0 ? 1 : UINT64_MAX;
+        in.duration_ms = 400;
+        in.result = pass == 1 ? -EBUSY : pass == 2 ? PROTO_OSD_RESULT_MIN : 0;
+        snprintf(in.message, sizeof(in.message), "pg 1.a is not active+clean");
+        if (pass == 2)
+            memset(in.message, 'm', sizeof(in.message) - 1);
+    }
+}
+
+static void expect_pg_cmd_reply(struct pbw *w, int want)
+{
+    struct proto_osd_pg_cmd_reply r, before;
+
+    memset(&r, 0x5a, sizeof(r));
+    memcpy(&before, &r, sizeof(r));
+    assert_int_equal(proto_osd_pg_cmd_reply_decode(w->b, w->n, &r), want);
+    if (want != 0)
+        assert_memory_equal(&r, &before, sizeof(r));
+    pb_free(w);
+}
+
+static void test_osd_pg_cmd_reply_rejects_bad_values(void **state)
+{
+    (void)state;
+    struct pbw w = {0};
+    struct proto_osd_pg_cmd_reply r = {0};
+    uint8_t *buf = NULL;
+    size_t len;
+
+    pb_sint(&w, PR_RESULT, 1);
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_sint(&w, PR_RESULT, PROTO_OSD_RESULT_MIN - 1);
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_uint(&w, PR_INCONSISTENT, 1);
+    pb_uint(&w, PR_REPAIRED, 2);
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_uint(&w, PR_REPAIRED, 1); /* and none inconsistent */
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_fill(&w, PR_MESSAGE, 'm', sizeof(r.message));
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_bytes(&w, PR_MESSAGE, "bad\0news", 8);
+    expect_pg_cmd_reply(&w, -EINVAL);
+    pb_bytes(&w, PR_OBJECTS, "\x01", 1); /* a varint field sent as bytes */
+    expect_pg_cmd_reply(&w, -EBADMSG);
+    pb_uint(&w, PR_MESSAGE, 3); /* a bytes field sent as a varint */
+    expect_pg_cmd_reply(&w, -EBADMSG);
+    static const uint8_t truncated[] = {0x1a, 0x09, 'a'};
+    pb_raw(&w, truncated, sizeof(truncated));
+    expect_pg_cmd_reply(&w, -EBADMSG);
+    pb_uint(&w, PR_INCONSISTENT, 3);
+    pb_uint(&w, PR_REPAIRED, 3);
+    pb_fill(&w, PR_MESSAGE, 'm', sizeof(r.message) - 1);
+    expect_pg_cmd_reply(&w, 0);
+
+    r.result = 1;
+    assert_int_equal(proto_osd_pg_cmd_reply_encode(&r, &buf, &len), -EINVAL);
+    r.result = PROTO_OSD_RESULT_MIN - 1;
+    assert_int_equal(proto_osd_pg_cmd_reply_encode(&r, &buf, &len), -EINVAL);
+    r.result = 0;
+    r.repaired = 1;
+    assert_int_equal(proto_osd_pg_cmd_reply_encode(&r, &buf, &len), -EINVAL);
+    r.repaired = 0;
+    memset(r.message, 'm', sizeof(r.message)); /* unterminated */
+    assert_int_equal(proto_osd_pg_cmd_reply_encode(&r, &buf, &len), -EINVAL);
+    assert_null(buf);
+}
+
 static void test_osd_ping_round_trip(void **state)
 {
     (void)state;
@@ -1241,6 +1422,10 @@ int main(void)
         cmocka_unit_test(test_osd_list_rejects_bad_values),
         cmocka_unit_test(test_osd_list_reply_round_trip),
         cmocka_unit_test(test_osd_list_reply_rejects_bad_values),
+        cmocka_unit_test(test_osd_pg_cmd_round_trip),
+        cmocka_unit_test(test_osd_pg_cmd_rejects_bad_values),
+        cmocka_unit_test(test_osd_pg_cmd_reply_round_trip),
+        cmocka_unit_test(test_osd_pg_cmd_reply_rejects_bad_values),
         cmocka_unit_test(test_osd_ping_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
