@@ -92,10 +92,11 @@ static int count_check(size_t n, const void *array, uint32_t max, const char *wh
     return 0;
 }
 
-/* PULL and PUSH name their object; a failed reply need not. */
+/* PULL, PUSH and SCRUB name their object; a failed reply need not. */
 static bool needs_oid(const struct proto_osd_peer *m)
 {
-    return (m->op == PROTO_PEER_PULL || m->op == PROTO_PEER_PUSH) && m->result == 0;
+    return (m->op == PROTO_PEER_PULL || m->op == PROTO_PEER_PUSH || m->op == PROTO_PEER_SCRUB) &&
+           m->result == 0;
 }
 
 static int head_check(const struct proto_osd_peer *m, char *err, size_t err_len)
@@ -104,6 +105,9 @@ static int head_check(const struct proto_osd_peer *m, char *err, size_t err_len)
         return bad_at(err, err_len, NULL, 0, "unknown op %u", m->op);
     if (m->result > 0 || m->result < RESULT_MIN)
         return bad_at(err, err_len, NULL, 0, "result %d is not 0 or -errno", (int)m->result);
+    if (m->read_error > 0 || m->read_error < RESULT_MIN)
+        return bad_at(err, err_len, NULL, 0, "read_error %d is not 0 or -errno",
+                      (int)m->read_error);
     int r = count_check(m->n_entries, m->entries, PROTO_PEER_ENTRIES_MAX, "entries", err, err_len);
     if (r == 0)
         r = count_check(m->n_names, m->names, PROTO_PEER_NAMES_MAX, "names", err, err_len);
@@ -386,6 +390,12 @@ static void head_to_pb(const struct proto_osd_peer *m, Cairn__OsdPeer *p)
     set_bytes(&p->has_oid, &p->oid, m->oid);
     SET_FIELD(p, exists, m->exists, false);
     SET_FIELD(p, size, m->size, 0u);
+    SET_FIELD(p, deep, m->deep, false);
+    SET_FIELD(p, obj_version, m->obj_version, 0u);
+    SET_FIELD(p, attr_digest, m->attr_digest, 0u);
+    SET_FIELD(p, omap_digest, m->omap_digest, 0u);
+    SET_FIELD(p, data_digest, m->data_digest, 0u);
+    SET_FIELD(p, read_error, m->read_error, 0);
 }
 
 int proto_osd_peer_encode(const struct proto_osd_peer *m, uint8_t **buf, size_t *len)
@@ -467,6 +477,12 @@ static void head_from_pb(const Cairn__OsdPeer *p, struct proto_osd_peer *m)
     m->oid = from_pb_bytes(p->oid);
     m->exists = p->exists;
     m->size = p->size;
+    m->deep = p->deep;
+    m->obj_version = p->obj_version;
+    m->attr_digest = p->attr_digest;
+    m->omap_digest = p->omap_digest;
+    m->data_digest = p->data_digest;
+    m->read_error = p->read_error;
 }
 
 static void info_from_pb(const Cairn__PgInfo *p, struct proto_pg_info *info)

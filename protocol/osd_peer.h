@@ -21,6 +21,12 @@
  *               txn (the object mutations), data = the WRITE
  *               payloads concatenated in txn order
  *   REMOVE      -                                               -
+ *   SCRUB       oid, deep                                       oid, exists, size, obj_version,
+ *                                                               attr_digest, and when deep
+ *                                                               omap_digest, data_digest;
+ *                                                               read_error (0 or the store's
+ *                                                               -errno, e.g. -EIO: a checksum
+ *                                                               mismatch)
  *
  * Versions are (epoch << 32 | counter), as in the client's replies. */
 #ifndef CAIRN_PROTOCOL_OSD_PEER_H
@@ -50,7 +56,8 @@ enum proto_peer_op {
     PROTO_PEER_RECOVERED = 7,
     PROTO_PEER_REPOP = 8,
     PROTO_PEER_REMOVE = 9,
-    PROTO_PEER_OP_MAX = 9,
+    PROTO_PEER_SCRUB = 10,
+    PROTO_PEER_OP_MAX = 10,
 };
 
 /* A byte string; decode points into the message (valid until release). */
@@ -141,6 +148,10 @@ struct proto_osd_peer {
     struct proto_peer_kv *xattrs, *omap;
     uint32_t n_txn;
     struct proto_txn_op *txn;
+    bool deep;                 /* SCRUB */
+    uint64_t obj_version;      /* SCRUB reply */
+    uint32_t attr_digest, omap_digest, data_digest; /* SCRUB reply (crc32c) */
+    int32_t read_error;        /* SCRUB reply: 0 or -errno */
     void *priv;                /* decode: the backing message and arrays */
 };
 

@@ -50,7 +50,7 @@ static void check_txn(const struct proto_osd_peer *m, uint64_t data_len)
 
 static void check_peer(const struct proto_osd_peer *m, uint64_t data_len)
 {
-    if (m->op < 1 || m->op > PROTO_PEER_OP_MAX || m->result > 0 ||
+    if (m->op < 1 || m->op > PROTO_PEER_OP_MAX || m->result > 0 || m->read_error > 0 ||
         !memchr(m->message, '\0', sizeof(m->message)))
         abort();
     if (m->n_entries > PROTO_PEER_ENTRIES_MAX || m->n_names > PROTO_PEER_NAMES_MAX ||
@@ -126,6 +126,9 @@ static bool same_peer(const struct proto_osd_peer *a, const struct proto_osd_pee
            a->last_update == b->last_update && a->log_tail == b->log_tail &&
            a->backfill == b->backfill && a->prev == b->prev && a->log_only == b->log_only &&
            same_bytes(a->oid, b->oid) && a->exists == b->exists && a->size == b->size &&
+           a->deep == b->deep && a->obj_version == b->obj_version &&
+           a->attr_digest == b->attr_digest && a->omap_digest == b->omap_digest &&
+           a->data_digest == b->data_digest && a->read_error == b->read_error &&
            same_arrays(a, b);
 }
 

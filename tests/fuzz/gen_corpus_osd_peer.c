@@ -131,6 +131,10 @@ static int write_requests(void)
     r |= write_seed("repop.bin", &m, 6);
     head(&m, PROTO_PEER_REMOVE);
     r |= write_seed("remove.bin", &m, 0);
+    head(&m, PROTO_PEER_SCRUB);
+    m.oid = B("rbd_data.7");
+    m.deep = true;
+    r |= write_seed("scrub.bin", &m, 0);
     return r;
 }
 
@@ -169,6 +173,17 @@ static int write_replies(void)
     m.n_omap = ARRAY_LEN(omap);
     m.omap = (struct proto_peer_kv *)omap;
     r |= write_seed("pull-reply.bin", &m, 3);
+
+    proto_osd_peer_init(&m);
+    m.op = PROTO_PEER_SCRUB;
+    m.oid = B("rbd_data.7");
+    m.exists = true;
+    m.size = 4096;
+    m.obj_version = 5ull << 32 | 2;
+    m.attr_digest = 0x12345678;
+    m.data_digest = 0x9abcdef0;
+    m.read_error = -EIO;
+    r |= write_seed("scrub-reply.bin", &m, 0);
 
     proto_osd_peer_init(&m);
     m.op = PROTO_PEER_REPOP;

@@ -96,6 +96,7 @@ enum {
     P_OP = 1, P_RESULT, P_MESSAGE, P_FROM, P_EPOCH, P_POOL, P_PG, P_ACT_EPOCH, P_INFO, P_AFTER,
     P_AFTER_NAME, P_MAX, P_MORE, P_BASE, P_LAST_UPDATE, P_LOG_TAIL, P_BACKFILL, P_PREV,
     P_LOG_ONLY, P_OID, P_EXISTS, P_SIZE, P_ENTRIES, P_NAMES, P_VERSIONS, P_XATTRS, P_OMAP, P_TXN,
+    P_DEEP, P_OBJ_VERSION, P_ATTR_DIGEST, P_OMAP_DIGEST, P_DATA_DIGEST, P_READ_ERROR,
 };
 /* PgLogEntry, PeerKv and TxnOp fields. */
 enum { E_VERSION = 1, E_OP, E_OID, E_CLIENT_ID, E_TID, E_REPLY };
@@ -321,6 +322,9 @@ static void assert_same_peer(const struct proto_osd_peer *a, const struct proto_
     assert_true(a->prev == b->prev && a->log_only == b->log_only);
     assert_same_bytes(a->oid, b->oid);
     assert_true(a->exists == b->exists && a->size == b->size);
+    assert_true(a->deep == b->deep && a->obj_version == b->obj_version);
+    assert_true(a->attr_digest == b->attr_digest && a->omap_digest == b->omap_digest);
+    assert_true(a->data_digest == b->data_digest && a->read_error == b->read_error);
     assert_same_arrays(a, b);
 }
 
@@ -404,6 +408,12 @@ static void test_peer_round_trip_requests(void **state)
 
     sample_head(&m, PROTO_PEER_REMOVE);
     round_trip(&m, 0);
+
+    sample_head(&m, PROTO_PEER_SCRUB);
+    m.oid = B("rbd_data.7");
+    round_trip(&m, 0);
+    m.deep = true;
+    round_trip(&m, 0);
 }
 
 static void test_peer_round_trip_replies(void **state)
@@ -454,6 +464,20 @@ static void test_peer_round_trip_replies(void **state)
     proto_osd_peer_init(&m);
     m.op = PROTO_PEER_REPOP;
     m.from = 0;
+    round_trip(&m, 0);
+
+    /* A SCRUB reply: one copy's digests, or the error reading it. */
+    proto_osd_peer_init(&m);
+    m.op = PROTO_PEER_SCRUB;
+    m.oid = B("rbd_data.7");
+    m.exists = true;
+    m.size = 4 << 20;
+    m.obj_version = 5ull << 32 | 2;
+    m.attr_digest = 0x12345678;
+    m.omap_digest = 0xffffffff;
+    m.data_digest = 0x9abcdef0;
+    round_trip(&m, 0);
+    m.read_error = -EIO;
     round_trip(&m, 0);
 }
 
@@ -559,7 +583,7 @@ static void test_peer_rejects_bad_head(void **state)
     pb_uint(&w, P_EPOCH, 1);
     expect_peer(&w, 0, -EINVAL, "unknown op 0");
     pb_uint(&w, P_OP, PROTO_PEER_OP_MAX + 1);
-    expect_peer(&w, 0, -EINVAL, "unknown op 10");
+    expect_peer(&w, 0, -EINVAL, "unknown op 11");
     pb_uint(&w, P_OP, UINT32_MAX);
     expect_peer(&w, 0, -EINVAL, "unknown op 4294967295");
 
@@ -590,6 +614,20 @@ static void test_peer_rejects_bad_head(void **state)
     pb_head(&w, PROTO_PEER_SCAN);
     pb_fill(&w, P_AFTER_NAME, 'a', PROTO_PEER_NAME_MAX + 1);
     expect_peer(&w, 0, -EINVAL, "after_name of 1025 bytes is not 0..1024");
+
+    /* SCRUB names its object; its read error is 0 or -errno. */
+    pb_head(&w, PROTO_PEER_SCRUB);
+    expect_peer(&w, 0, -EINVAL, "oid of 0 bytes is not 1..1024");
+    pb_head(&w, PROTO_PEER_SCRUB);
+    pb_bytes(&w, P_OID, "o", 1);
+    pb_sint(&w, P_READ_ERROR, -EIO);
+    expect_peer(&w, 0, 0, NULL);
+    pb_head(&w, PROTO_PEER_SCRUB);
+    pb_sint(&w, P_READ_ERROR, 5);
+    expect_peer(&w, 0, -EINVAL, "read_error 5 is not 0 or -errno");
+    pb_head(&w, PROTO_PEER_SCRUB);
+    pb_sint(&w, P_READ_ERROR, -4096);
+    expect_peer(&w, 0, -EINVAL, "read_error -4096 is not 0 or -errno");
 }
 
 static void test_peer_rejects_bad_counts(void **state)
@@ -852,6 +890,8 @@ static void test_peer_data_must_match(void **state)
         if (op == PROTO_PEER_REPOP || op == PROTO_PEER_PULL || op == PROTO_PEER_PUSH)
             continue;
         pb_head(&w, op);
+        if (op == PROTO_PEER_SCRUB)
+            pb_bytes(&w, P_OID, "o", 1);
         pb_uint(&w, P_SIZE, 1);
         pb_uint(&w, P_EXISTS, 1);
         char reason[80];
