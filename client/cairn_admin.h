@@ -1,6 +1,7 @@
-/* libcairn's admin calls: monitor commands, quorum status and the cluster
- * map, for the `cairn` CLI, cairn-bench and tests. They use the structs of
- * protocol/mon.h and protocol/map.h; gateways use client/cairn.h only.
+/* libcairn's admin calls: monitor commands, quorum status, the cluster map
+ * and PG scrubs, for the `cairn` CLI, cairn-bench and tests. They use the
+ * structs of protocol/mon.h and protocol/map.h; gateways use client/cairn.h
+ * only.
  *
  * Every call here is synchronous and thread-safe (see client/cairn.h) and
  * is bounded by the connection's timeout (cairn_connect_opts.timeout_ms or
@@ -10,6 +11,7 @@
 #ifndef CAIRN_CLIENT_CAIRN_ADMIN_H
 #define CAIRN_CLIENT_CAIRN_ADMIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "client/cairn.h"
@@ -43,6 +45,25 @@ int cairn_status(struct cairn *c, struct proto_mon_status *out);
  * monitor, or the transport errors of cairn_mon_command(); then @out is
  * left zeroed. Callers fall back to states derived from the map. */
 int cairn_pg_stats(struct cairn *c, struct proto_pg_stats *out);
+
+struct cairn_scrub_result {
+    uint64_t objects;      /* objects compared */
+    uint64_t inconsistent; /* objects whose copies disagreed or could not be read */
+    uint64_t repaired;     /* of those, repaired from a good copy (<= inconsistent) */
+    uint64_t duration_ms;  /* how long the scrub ran on the primary */
+};
+
+/* Scrubs (@deep: deep-scrubs) PG @pg of pool @pool on its primary and waits
+ * for the end, up to the connection's timeout. 0 with @out filled; -EBUSY
+ * (the PG is not active+clean: try again once it is), -ENOENT (no such
+ * pool or PG), -ETIMEDOUT, or another -errno; cairn_strerror-style reason
+ * via the usual last-error mechanism of the library (cairn_error_string()
+ * on this thread: the primary's message, or which OSD did not answer).
+ * The command is resent when the primary changes or an attempt goes
+ * unanswered; the primary attaches a resent command to the scrub already
+ * running. @out is untouched on failure. */
+int cairn_pg_scrub(struct cairn *c, int32_t pool, uint32_t pg, bool deep,
+                   struct cairn_scrub_result *out);
 
 /* A copy of the newest cluster map this connection has (it follows every
  * new epoch), which the caller frees with proto_map_destroy(). 0 or -ENOMEM,

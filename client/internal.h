@@ -52,8 +52,8 @@ struct cairn__call {
 struct cairn__req;
 struct cairn__attempt;
 
-/* What a request kind (an object op, a listing) does at each point of its
- * life; all on the loop thread. */
+/* What a request kind (an object op, a listing, a PG command) does at each
+ * point of its life; all on the loop thread. */
 struct cairn__req_ops {
     /* Encodes one attempt at @epoch for @pg: the metadata into *@meta (the
      * caller frees it) and the data, either borrowed (*@data) or malloc'd
@@ -73,7 +73,7 @@ enum cairn__req_state {
     CAIRN__REQ_SENT,     /* an attempt is out */
     CAIRN__REQ_BACKOFF,  /* waiting for the timer, then resent */
     CAIRN__REQ_WAIT_MAP, /* waiting for a map of epoch >= need_epoch */
-    CAIRN__REQ_WAIT_POOL /* the pool is not in our map: fetching the newest */
+    CAIRN__REQ_WAIT_POOL /* the pool (or the PG given) is not in our map: fetching the newest */
 };
 
 /* A request to a PG's primary, embedded in what it carries (an op, a
@@ -82,11 +82,12 @@ struct cairn__req {
     struct cairn__call call; /* first: the message that submits it */
     struct cairn *c;
     const struct cairn__req_ops *ops;
-    uint16_t type;           /* PROTO_MSG_OSD_OP or PROTO_MSG_OSD_LIST */
+    uint16_t type;           /* PROTO_MSG_OSD_OP, PROTO_MSG_OSD_LIST or PROTO_MSG_OSD_PG_CMD */
     int32_t pool;
     const char *oid;         /* placement by name; NULL: pg is given */
     size_t oid_len;
     uint32_t pg;             /* the PG of the last attempt, or the given one */
+    uint32_t timeout_ms;     /* the request's bound; 0: the objecter's op_timeout_ms */
     uint64_t tid;            /* the same on every resend */
     enum cairn__req_state state;
     int32_t osd;             /* the primary of the last attempt, -1 none */
@@ -95,7 +96,7 @@ struct cairn__req {
     uint64_t need_epoch;     /* WAIT_MAP: the epoch awaited */
     uint32_t backoff_ms;     /* the next backoff */
     unsigned attempts;       /* sent so far */
-    bool pool_fetched;       /* the newest map was fetched for a missing pool */
+    bool pool_fetched;       /* the newest map was fetched for a missing pool or PG */
     int last_err;            /* the last attempt's transport error, for the reason */
     char why[256];           /* on failure: a one-line reason, may be "" */
     struct event timer;      /* deadline and backoff */

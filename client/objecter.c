@@ -1,10 +1,10 @@
-/* The objecter: where libcairn's object requests (ops, listings) go and
- * how they get there (DESIGN.md §6). On the loop thread it computes each
- * request's PG and primary from monc's newest map, keeps one outgoing
- * connection per OSD, and resends until a request is answered, definitely
- * failed, or its deadline (client_op_timeout) passed. What a request
- * carries and what its reply means is the request kind's (object.c,
- * list.c).
+/* The objecter: where libcairn's object requests (ops, listings, PG
+ * commands) go and how they get there (DESIGN.md §6). On the loop thread it
+ * computes each request's PG and primary from monc's newest map, keeps one
+ * outgoing connection per OSD, and resends until a request is answered,
+ * definitely failed, or its deadline (client_op_timeout, or the request's
+ * own timeout_ms) passed. What a request carries and what its reply means
+ * is the request kind's (object.c, list.c, pgcmd.c).
  *
  *            submit
  *              |
@@ -17,8 +17,8 @@
  *   |      WAIT_MAP (epoch >= E, or any newer map when the PG had   |
  *   |         |      no up OSD; the map is fetched for -ESTALE)     |
  *   +---------+-----------------------------------------------------+
- *   (pool not in our map: WAIT_POOL while the newest map is fetched once;
- *    still missing: -ENOENT)
+ *   (pool, or the PG given, not in our map: WAIT_POOL while the newest map
+ *    is fetched once; still missing: -ENOENT)
  *
  * Invariants: 1. A request is on objecter.reqs exactly while submitted and
  * not done; its timer is pending for as long. 2. At most one attempt is
@@ -136,7 +136,7 @@ static void why_timeout(struct cairn *c, struct cairn__req *req)
 {
     const struct proto_map *map = proto_monc_map(c->monc);
     const struct proto_map_osd *o = req->osd >= 0 ? proto_map_osd(map, req->osd) : NULL;
-    unsigned ms = c->obj.op_timeout_ms;
+    unsigned ms = req->timeout_ms ? req->timeout_ms : c->obj.op_timeout_ms;
 
     if (req->state == CAIRN__REQ_WAIT_MAP && req->osd < 0)
         req_why(req, "pg %d.%x has no OSD up to serve it (waited %u ms)", req->pool, req->pg, ms);
@@ -229,7 +229,8 @@ static void fetch_done(int result, struct proto_map *map, void *arg)
 }
 
 /* Where @req goes in @map: 0 with *@pg and *@osd (-1: no up OSD with an
- * address), or -ENOENT when the pool is not in the map. */
+ * address), -ENOENT when the pool is not in the map, or -ERANGE when the
+ * PG given is not one of the pool's. */
 static int req_target(const struct proto_map *map, const struct cairn__req *req, uint32_t *pg,
                       int32_t *osd)
 {
@@ -238,6 +239,8 @@ static int req_target(const struct proto_map *map, const struct cairn__req *req,
 
     if (!pool)
         return -ENOENT;
+    if (!req->oid && req->pg >= pool->pg_num)
+        return -ERANGE;
     *pg = req->oid ? proto_place_pg(pool, req->oid, req->oid_len) : req->pg;
     unsigned n = proto_place_up(map, pool, *pg, up, PROTO_PLACE_MAX_REPLICAS);
     const struct proto_map_osd *o = n ? proto_map_osd(map, up[0]) : NULL;
@@ -305,21 +308,32 @@ static void sessions_prune(struct cairn *c, const struct proto_map *map)
 
 /* ---- sending ---- */
 
-/* The pool is not in our map: fetch the newest once, then -ENOENT. */
+/* The -ENOENT of a request whose pool, or the PG it names, is missing. */
+static void req_missing(struct cairn *c, struct cairn__req *req, const char *pool_why)
+{
+    const struct proto_map_pool *pool = proto_map_pool(proto_monc_map(c->monc), req->pool);
+
+    if (pool)
+        req_why(req, "pg %d.%x does not exist (pool %d has %u PGs)", req->pool, req->pg, req->pool,
+                pool->pg_num);
+    else
+        req_why(req, "pool %d %s", req->pool, pool_why);
+    req_complete(c, req, -ENOENT);
+}
+
+/* The pool, or the PG the request names (pg_num grows), is not in our map:
+ * fetch the newest once, then -ENOENT. */
 static void req_no_pool(struct cairn *c, struct cairn__req *req)
 {
     if (req->pool_fetched) {
-        req_why(req, "pool %d does not exist", req->pool);
-        req_complete(c, req, -ENOENT);
+        req_missing(c, req, "does not exist");
         return;
     }
     req->pool_fetched = true;
     req->state = CAIRN__REQ_WAIT_POOL;
     fetch_map(c);
-    if (!c->obj.fetching) { /* could not even ask */
-        req_why(req, "pool %d is not in the cluster map", req->pool);
-        req_complete(c, req, -ENOENT);
-    }
+    if (!c->obj.fetching) /* could not even ask */
+        req_missing(c, req, "is not in the cluster map");
 }
 
 static void attempt_cb(int result, struct proto_frame *frame, void *arg);
@@ -338,7 +352,8 @@ static void req_send(struct cairn *c, struct cairn__req *req)
     int32_t osd;
 
     req_orphan(req);
-    if (req_target(map, req, &pg, &osd) < 0) {
+    int r = req_target(map, req, &pg, &osd);
+    if (r < 0) {
         req_no_pool(c, req);
         return;
     }
@@ -350,7 +365,7 @@ static void req_send(struct cairn *c, struct cairn__req *req)
         req_arm(req, req->deadline_ns);
         return;
     }
-    int r = req->ops->encode(req, map->epoch, pg, &meta, &meta_len, &data, &data_len, &owned);
+    r = req->ops->encode(req, map->epoch, pg, &meta, &meta_len, &data, &data_len, &owned);
     if (r == 0 && !(a = attempt_get(c)))
         r = -ENOMEM;
     if (r == 0) {
@@ -441,7 +456,8 @@ void cairn__req_submit(struct cairn *c, struct cairn__req *req)
     req->pool_fetched = false;
     req->last_err = 0;
     req->why[0] = '\0';
-    req->deadline_ns = cairn_now_ns() + (uint64_t)o->op_timeout_ms * 1000000u;
+    req->deadline_ns = cairn_now_ns() +
+                       (uint64_t)(req->timeout_ms ? req->timeout_ms : o->op_timeout_ms) * 1000000u;
     evtimer_assign(&req->timer, c->base, timer_cb, req);
     TAILQ_INSERT_TAIL(&o->reqs, req, link);
     if (o->stopped) {

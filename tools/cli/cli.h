@@ -1,6 +1,6 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
- * function per command; each area's file (status.c, pg.c, mon.c, osd.c,
+ * function per command; each area's file (status.c, pg.c, pgscrub.c, mon.c, osd.c,
  * pool.c, auth.c, config.c, object.c, bench.c, image.c and image_xfer.c)
  * holds its commands; health.c the health rules; pgview.c the PG states;
  * output.c prints tables and JSON. */
@@ -144,6 +144,9 @@ uint64_t cli_pg_view_count(const struct cli_pg_view *v, uint32_t state);
 const char *cli_pg_state_str(uint32_t state, bool unknown, char *buf, size_t len);
 /* "1.1f": pool id, then ps in hex. */
 void cli_pgid_format(int32_t pool, uint32_t ps, char *buf, size_t len);
+/* Parses what cli_pgid_format() prints: decimal pool id, '.', ps in hex
+ * (either case), nothing else (no sign, space or "0x"). 0 or -EINVAL. */
+int cli_pgid_parse(const char *s, int32_t *pool, uint32_t *ps);
 /* A PG log version as E'C: epoch (high 32 bits), counter (low 32 bits). */
 void cli_version_format(uint64_t version, char *buf, size_t len);
 
@@ -170,6 +173,9 @@ int cli_status(struct cli_ctx *ctx, int argc, char **argv);
 int cli_health(struct cli_ctx *ctx, int argc, char **argv);
 /* pg.c */
 int cli_pg_ls(struct cli_ctx *ctx, int argc, char **argv);
+/* pgscrub.c */
+int cli_pg_scrub(struct cli_ctx *ctx, int argc, char **argv);
+int cli_pg_deep_scrub(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- mon.c, osd.c, pool.c, auth.c, config.c ------------------------------------ */
 

@@ -33,6 +33,47 @@ void cli_pgid_format(int32_t pool, uint32_t ps, char *buf, size_t len)
     snprintf(buf, len, "%" PRId32 ".%" PRIx32, pool, ps);
 }
 
+/* The digits at @s in @base (10 or 16), at least one, into *@v; -EINVAL
+ * when there are none or the value passes @max. *@end: the first non-digit. */
+static int digits_parse(const char *s, unsigned base, uint64_t max, uint64_t *v, const char **end)
+{
+    const char *p = s;
+    uint64_t n = 0;
+
+    for (;; p++) {
+        unsigned d;
+        if (*p >= '0' && *p <= '9')
+            d = (unsigned)(*p - '0');
+        else if (base == 16 && *p >= 'a' && *p <= 'f')
+            d = (unsigned)(*p - 'a' + 10);
+        else if (base == 16 && *p >= 'A' && *p <= 'F')
+            d = (unsigned)(*p - 'A' + 10);
+        else
+            break;
+        n = n * base + d;
+        if (n > max)
+            return -EINVAL;
+    }
+    if (p == s)
+        return -EINVAL;
+    *v = n;
+    *end = p;
+    return 0;
+}
+
+int cli_pgid_parse(const char *s, int32_t *pool, uint32_t *ps)
+{
+    uint64_t p, q;
+    const char *end;
+
+    if (digits_parse(s, 10, INT32_MAX, &p, &end) < 0 || *end != '.' ||
+        digits_parse(end + 1, 16, UINT32_MAX, &q, &end) < 0 || *end)
+        return -EINVAL;
+    *pool = (int32_t)p;
+    *ps = (uint32_t)q;
+    return 0;
+}
+
 void cli_version_format(uint64_t version, char *buf, size_t len)
 {
     snprintf(buf, len, "%" PRIu64 "'%" PRIu64, version >> 32, version & 0xffffffffu);

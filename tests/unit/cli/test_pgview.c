@@ -1,9 +1,11 @@
 /* PG states from the OSDs' reports (tools/cli/pgview.c) and the health
- * sentences they lead to (tools/cli/health.c): state strings, unknown and
- * inactive PGs, counts in flag order, the map's undersized rule, which
- * reports count, down OSDs named in the reasons, and the map-only fallback. */
+ * sentences they lead to (tools/cli/health.c): state strings, PG ids both
+ * ways, unknown and inactive PGs, counts in flag order, the map's
+ * undersized rule, which reports count, down OSDs named in the reasons, and
+ * the map-only fallback. */
 #include "tools/cli/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,37 @@ static void test_pg_state_strings(void **state)
     assert_string_equal(buf, "5'42");
     cli_version_format(0, buf, sizeof(buf));
     assert_string_equal(buf, "0'0");
+}
+
+static void test_pgid_parse(void **state)
+{
+    static const char *const bad[] = {
+        "", "1", "1.", ".1f", "1.1g", "-1.1", "+1.1", "1.-1", " 1.1", "1.1 ", "1.0x1f",
+        "1..1", "1.1.1", "2147483648.0", "1.100000000", "a.1",
+    };
+    int32_t pool = 99;
+    uint32_t ps = 99;
+    char buf[32];
+
+    assert_int_equal(cli_pgid_parse("1.1f", &pool, &ps), 0);
+    assert_true(pool == 1 && ps == 0x1f);
+    assert_int_equal(cli_pgid_parse("12.0", &pool, &ps), 0);
+    assert_true(pool == 12 && ps == 0);
+    assert_int_equal(cli_pgid_parse("2147483647.FFFFFFFF", &pool, &ps), 0);
+    assert_true(pool == INT32_MAX && ps == UINT32_MAX);
+    assert_int_equal(cli_pgid_parse("0.00a", &pool, &ps), 0);
+    assert_true(pool == 0 && ps == 10);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pool = 99;
+        ps = 99;
+        if (cli_pgid_parse(bad[i], &pool, &ps) != -EINVAL)
+            fail_msg("'%s' parsed", bad[i]);
+        assert_true(pool == 99 && ps == 99);
+    }
+    /* What pg ls prints parses back. */
+    cli_pgid_format(7, 0xbeef, buf, sizeof(buf));
+    assert_int_equal(cli_pgid_parse(buf, &pool, &ps), 0);
+    assert_true(pool == 7 && ps == 0xbeef);
 }
 
 static void test_unreported_pgs_are_unknown(void **state)
@@ -280,6 +313,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pg_state_strings),
+        cmocka_unit_test(test_pgid_parse),
         cmocka_unit_test(test_unreported_pgs_are_unknown),
         cmocka_unit_test(test_reports_counted_in_flag_order),
         cmocka_unit_test(test_down_osd_makes_undersized_and_is_named),

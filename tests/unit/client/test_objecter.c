@@ -1,9 +1,10 @@
 /* libcairn's objecter against fakes: a monitor (mon.a) and two OSDs (osd.0,
  * osd.1), each a real messenger on one fake thread with its own event_base.
- * The OSDs answer PROTO_MSG_OSD_OP and PROTO_MSG_OSD_LIST from a scripted
- * mode (answer, -ESTALE once, drop the connection once, stay silent, send a
- * bad read crc) and log every request they get, so the tests see where and
- * with which tid each attempt went. Waiting is on conditions with
+ * The OSDs answer PROTO_MSG_OSD_OP, PROTO_MSG_OSD_LIST and
+ * PROTO_MSG_OSD_PG_CMD from a scripted mode (answer, -ESTALE once, drop the
+ * connection once, stay silent, send a bad read crc, -EBUSY once, scrub
+ * slowly) and log every request they get, so the tests see where and with
+ * which tid each attempt went. Waiting is on conditions with
  * deadlines. */
 #include "client/cairn_admin.h"
 #include "client/internal.h"
@@ -32,6 +33,7 @@
 #define POOL 1
 #define N_OSDS 2
 #define LOG_MAX 64
+#define SCRUB_SLOW_MS 1500u /* M_SLOW: how long a scrub runs */
 
 enum mode {
     M_ANSWER = 0,   /* run the op against the fake object */
@@ -42,11 +44,15 @@ enum mode {
     M_RESET_ONCE,   /* close the connection once, then answer */
     M_SILENT,       /* never answer */
     M_BAD_CRC,      /* answer reads with a wrong crc */
+    M_BUSY,         /* PG commands: -EBUSY once, then answer */
+    M_SLOW,         /* PG commands: a scrub that ends SCRUB_SLOW_MS after the first
+                       attempt; resent attempts attach to it */
 };
 
 struct sent {
     int osd;
     uint64_t client_id, tid, epoch;
+    uint32_t pg, op; /* PG commands */
 };
 
 struct fake;
@@ -76,6 +82,12 @@ struct fake {
     uint8_t content[64]; /* the one fake object's data */
     size_t content_len;
     volatile int stop;
+    /* M_SLOW (the fake's thread): the attempts waiting for the scrub's end. */
+    struct proto_conn *scrub_conns[LOG_MAX];
+    uint64_t scrub_txids[LOG_MAX];
+    unsigned n_scrub;
+    uint32_t scrub_op;
+    uint64_t scrub_end_ns;
 };
 
 struct tenv {
@@ -209,7 +221,7 @@ static void osd_op(struct fake_osd *o, struct proto_conn *conn, const struct pro
         proto_osd_op_decode(f->meta, f->hdr.meta_len, f->hdr.data_len, &op, err, sizeof(err)), 0);
     pthread_mutex_lock(&fk->lock);
     if (fk->n_log < LOG_MAX)
-        fk->log[fk->n_log++] = (struct sent){o->id, op.client_id, op.tid, op.epoch};
+        fk->log[fk->n_log++] = (struct sent){o->id, op.client_id, op.tid, op.epoch, 0, 0};
     enum mode mode = fk->mode;
     if (mode != M_SILENT && mode != M_BAD_CRC)
         fk->mode = M_ANSWER;
@@ -264,6 +276,65 @@ static void osd_list(struct fake_osd *o, struct proto_conn *conn, const struct p
     free(meta);
 }
 
+static void pg_cmd_send(struct proto_conn *conn, uint64_t txid,
+                        const struct proto_osd_pg_cmd_reply *r)
+{
+    uint8_t *meta = NULL;
+    size_t len = 0;
+
+    assert_int_equal(proto_osd_pg_cmd_reply_encode(r, &meta, &len), 0);
+    proto_conn_reply(conn, txid, PROTO_MSG_OSD_PG_CMD, meta, len, NULL, 0);
+    free(meta);
+}
+
+/* A scrub of 10 objects: clean, or for a deep scrub 2 inconsistent, 1 of
+ * them repaired. */
+static void pg_cmd_answer(struct fake *fk, struct proto_conn *conn, uint64_t txid, uint32_t op)
+{
+    struct proto_osd_pg_cmd_reply r = {.epoch = fk->map->epoch, .objects = 10, .duration_ms = 40};
+
+    if (op == PROTO_OSD_PG_DEEP_SCRUB) {
+        r.inconsistent = 2;
+        r.repaired = 1;
+    }
+    pg_cmd_send(conn, txid, &r);
+}
+
+static void osd_pg_cmd(struct fake_osd *o, struct proto_conn *conn, const struct proto_frame *f)
+{
+    struct fake *fk = o->fk;
+    struct proto_osd_pg_cmd cmd;
+    struct proto_osd_pg_cmd_reply r = {.epoch = fk->map->epoch};
+
+    assert_int_equal(proto_osd_pg_cmd_decode(f->meta, f->hdr.meta_len, &cmd), 0);
+    pthread_mutex_lock(&fk->lock);
+    if (fk->n_log < LOG_MAX)
+        fk->log[fk->n_log++] = (struct sent){o->id, 0, 0, cmd.epoch, cmd.pg, cmd.op};
+    enum mode mode = fk->mode;
+    if (mode != M_SILENT && mode != M_SLOW)
+        fk->mode = M_ANSWER;
+    pthread_mutex_unlock(&fk->lock);
+    if (mode == M_STALE_MOVE) {
+        r.result = -ESTALE;
+        r.epoch++;
+        pg_cmd_send(conn, f->hdr.txid, &r);
+        fk->map->osds[o->id].in = false;
+        publish(fk);
+    } else if (mode == M_BUSY) {
+        r.result = -EBUSY;
+        snprintf(r.message, sizeof(r.message), "pg %d.%x is peering", cmd.pool, cmd.pg);
+        pg_cmd_send(conn, f->hdr.txid, &r);
+    } else if (mode == M_SLOW && fk->n_scrub < LOG_MAX) {
+        if (fk->n_scrub == 0)
+            fk->scrub_end_ns = cairn_now_ns() + SCRUB_SLOW_MS * 1000000ull;
+        fk->scrub_conns[fk->n_scrub] = conn;
+        fk->scrub_txids[fk->n_scrub++] = f->hdr.txid;
+        fk->scrub_op = cmd.op;
+    } else if (mode != M_SILENT) {
+        pg_cmd_answer(fk, conn, f->hdr.txid, cmd.op);
+    }
+}
+
 static void osd_on_message(struct proto_conn *conn, struct proto_frame *f, void *arg)
 {
     struct fake_osd *o = arg;
@@ -272,6 +343,8 @@ static void osd_on_message(struct proto_conn *conn, struct proto_frame *f, void 
         osd_op(o, conn, f);
     else if (f->hdr.type == PROTO_MSG_OSD_LIST)
         osd_list(o, conn, f);
+    else if (f->hdr.type == PROTO_MSG_OSD_PG_CMD)
+        osd_pg_cmd(o, conn, f);
     proto_frame_free(f);
 }
 
@@ -281,6 +354,11 @@ static void fake_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct fake *fk = arg;
 
+    if (fk->n_scrub && cairn_now_ns() >= fk->scrub_end_ns) {
+        for (unsigned i = 0; i < fk->n_scrub; i++) /* the client ignores all but the last */
+            pg_cmd_answer(fk, fk->scrub_conns[i], fk->scrub_txids[i], fk->scrub_op);
+        fk->n_scrub = 0;
+    }
     if (fk->stop)
         event_base_loopbreak(fk->base);
 }
@@ -394,8 +472,9 @@ static void write_keyring(const char *path)
     proto_keyring_destroy(kr);
 }
 
-/* Starts the fakes and connects with client_op_timeout @op_timeout. */
-static void start(struct tenv *e, const char *op_timeout)
+/* Starts the fakes and connects with client_op_timeout @op_timeout and
+ * client_mount_timeout @mount_timeout (NULL: the default). */
+static void start_with(struct tenv *e, const char *op_timeout, const char *mount_timeout)
 {
     FILE *fp;
 
@@ -404,8 +483,15 @@ static void start(struct tenv *e, const char *op_timeout)
     assert_non_null(fp);
     fprintf(fp, "[global]\nmon_host = a=%s\nkeyring = %s\nclient_op_timeout = %s\n", e->fk.mon_addr,
             e->keyring, op_timeout);
+    if (mount_timeout)
+        fprintf(fp, "client_mount_timeout = %s\n", mount_timeout);
     fclose(fp);
     assert_int_equal(cairn_connect(e->conf, NULL, &e->c), 0);
+}
+
+static void start(struct tenv *e, const char *op_timeout)
+{
+    start_with(e, op_timeout, NULL);
 }
 
 static int setup(void **state)
@@ -613,6 +699,131 @@ static void test_list_walks_every_pg(void **state)
     assert_int_equal(cur.pg, 8);
 }
 
+/* The primary of PG @pg in the fake's first map. */
+static int pg_primary(struct fake *fk, uint32_t pg)
+{
+    int32_t up[4];
+
+    assert_true(proto_place_up(fk->map, proto_map_pool(fk->map, POOL), pg, up, 4) > 0);
+    return up[0];
+}
+
+static void test_pg_scrub_asks_the_primary(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res = {0};
+    struct sent log[LOG_MAX];
+
+    start(e, "5s");
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 3, false, &res), 0);
+    assert_true(res.objects == 10 && res.inconsistent == 0 && res.repaired == 0);
+    assert_int_equal(res.duration_ms, 40);
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 5, true, &res), 0);
+    assert_true(res.objects == 10 && res.inconsistent == 2 && res.repaired == 1);
+    unsigned k = fake_log(&e->fk, log, LOG_MAX);
+    assert_int_equal(k, 2);
+    assert_int_equal(log[0].osd, pg_primary(&e->fk, 3));
+    assert_true(log[0].pg == 3 && log[0].op == PROTO_OSD_PG_SCRUB && log[0].epoch == 1);
+    assert_int_equal(log[1].osd, pg_primary(&e->fk, 5));
+    assert_true(log[1].pg == 5 && log[1].op == PROTO_OSD_PG_DEEP_SCRUB);
+}
+
+/* -EBUSY comes back with the primary's reason; @out stays untouched. */
+static void test_pg_scrub_busy_passes_the_reason(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res, before;
+    char why[256];
+
+    start(e, "5s");
+    fake_set_mode(&e->fk, M_BUSY);
+    memset(&res, 0x5a, sizeof(res));
+    before = res;
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 2, true, &res), -EBUSY);
+    assert_memory_equal(&res, &before, sizeof(res));
+    cairn_error_string(e->c, -EBUSY, why, sizeof(why));
+    assert_string_equal(why, "pg 1.2 is peering");
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 2, true, &res), 0);
+}
+
+static void test_pg_scrub_no_such_pool_or_pg(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res;
+    struct sent log[LOG_MAX];
+    char why[256];
+
+    start(e, "5s");
+    assert_int_equal(cairn_pg_scrub(e->c, 77, 0, false, &res), -ENOENT);
+    cairn_error_string(e->c, -ENOENT, why, sizeof(why));
+    assert_string_equal(why, "pool 77 does not exist");
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 8, false, &res), -ENOENT);
+    cairn_error_string(e->c, -ENOENT, why, sizeof(why));
+    assert_string_equal(why, "pg 1.8 does not exist (pool 1 has 8 PGs)");
+    assert_int_equal(cairn_pg_scrub(e->c, -1, 0, false, &res), -ENOENT);
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 0, false, NULL), -EINVAL);
+    assert_int_equal(fake_log(&e->fk, log, LOG_MAX), 0);
+}
+
+/* A scrub that outlasts both an attempt and client_op_timeout: attempts
+ * that go unanswered are resent to the same primary, and the answer comes
+ * within the connection's timeout (client_mount_timeout, 30 s here). */
+static void test_pg_scrub_outlasts_attempts(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res = {0};
+    struct sent log[LOG_MAX];
+
+    start(e, "500ms");
+    e->c->obj.attempt_timeout_ms = 300; /* before the call's post: ordered by c->lock */
+    fake_set_mode(&e->fk, M_SLOW);
+    uint64_t t0 = cairn_now_ns();
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 1, true, &res), 0);
+    uint64_t ms = (cairn_now_ns() - t0) / 1000000u;
+    assert_true(ms >= SCRUB_SLOW_MS - 10 && ms < SCRUB_SLOW_MS + 2000);
+    assert_true(res.objects == 10 && res.inconsistent == 2 && res.repaired == 1);
+    assert_true(cairn__test_resends(e->c) >= 2);
+    unsigned k = fake_log(&e->fk, log, LOG_MAX);
+    assert_true(k >= 3);
+    for (unsigned i = 0; i < k; i++)
+        assert_true(log[i].osd == log[0].osd && log[i].pg == 1);
+}
+
+/* The bound is the connection's timeout, not client_op_timeout. */
+static void test_pg_scrub_times_out_at_the_connection_timeout(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res;
+    char why[256];
+
+    start_with(e, "200ms", "1s");
+    fake_set_mode(&e->fk, M_SILENT);
+    uint64_t t0 = cairn_now_ns();
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 4, false, &res), -ETIMEDOUT);
+    uint64_t ms = (cairn_now_ns() - t0) / 1000000u;
+    assert_true(ms >= 990 && ms < 3000);
+    cairn_error_string(e->c, -ETIMEDOUT, why, sizeof(why));
+    assert_non_null(strstr(why, "no answer from osd."));
+    assert_non_null(strstr(why, "within 1000 ms"));
+}
+
+static void test_pg_scrub_follows_a_moved_primary(void **state)
+{
+    struct tenv *e = *state;
+    struct cairn_scrub_result res;
+    struct sent log[LOG_MAX];
+
+    start(e, "10s");
+    int first = pg_primary(&e->fk, 6);
+    fake_set_mode(&e->fk, M_STALE_MOVE);
+    assert_int_equal(cairn_pg_scrub(e->c, POOL, 6, false, &res), 0);
+    unsigned k = fake_log(&e->fk, log, LOG_MAX);
+    assert_int_equal(k, 2);
+    assert_int_equal(log[0].osd, first);
+    assert_int_equal(log[1].osd, 1 - first);
+    assert_true(log[1].pg == 6 && log[1].epoch == 2);
+}
+
 struct async_state {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -671,6 +882,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_silent_osd_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_walks_every_pg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_and_shutdown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_asks_the_primary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_busy_passes_the_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_no_such_pool_or_pg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_outlasts_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_times_out_at_the_connection_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pg_scrub_follows_a_moved_primary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
