@@ -122,7 +122,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     osd__peering_stop_all(d);
     event_del(d->hb_ev);
     event_del(d->boot_ev);
+    event_del(d->scrub_ev);
     event_add(d->stop_ev, &tv);
+}
+
+static void scrub_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct osd_daemon *d = arg;
+
+    (void)fd, (void)what;
+    if (d->state == OSD_STATE_ACTIVE && !d->stopping)
+        osd__scrub_tick(d);
 }
 
 static struct timeval ms_tv(uint64_t ms)
@@ -133,20 +143,22 @@ static struct timeval ms_tv(uint64_t ms)
 static int start_events(struct osd_daemon *d)
 {
     struct timeval beacon = ms_tv(d->opts.beacon_ms), hb = ms_tv(d->opts.hb_interval_ms),
-                   hold = ms_tv(HOLD_CHECK_MS);
+                   hold = ms_tv(HOLD_CHECK_MS), scrub = ms_tv(osd__scrub_tick_ms());
 
     d->beacon_ev = event_new(d->base, -1, EV_PERSIST, beacon_cb, d);
     d->hb_ev = event_new(d->base, -1, EV_PERSIST, hb_cb, d);
     d->hold_ev = event_new(d->base, -1, EV_PERSIST, hold_cb, d);
     d->stop_ev = event_new(d->base, -1, EV_PERSIST, stop_cb, d);
     d->boot_ev = evtimer_new(d->base, boot_cb, d);
+    d->scrub_ev = event_new(d->base, -1, EV_PERSIST, scrub_cb, d);
     d->sig_ev[0] = evsignal_new(d->base, SIGTERM, signal_cb, d);
     d->sig_ev[1] = evsignal_new(d->base, SIGINT, signal_cb, d);
     if (!d->beacon_ev || !d->hb_ev || !d->hold_ev || !d->stop_ev || !d->boot_ev ||
-        !d->sig_ev[0] || !d->sig_ev[1])
+        !d->scrub_ev || !d->sig_ev[0] || !d->sig_ev[1])
         return -ENOMEM;
     if (event_add(d->beacon_ev, &beacon) < 0 || event_add(d->hb_ev, &hb) < 0 ||
-        event_add(d->hold_ev, &hold) < 0 || event_add(d->sig_ev[0], NULL) < 0 ||
+        event_add(d->hold_ev, &hold) < 0 || event_add(d->scrub_ev, &scrub) < 0 ||
+        event_add(d->sig_ev[0], NULL) < 0 ||
         event_add(d->sig_ev[1], NULL) < 0)
         return -EIO;
     return 0;
@@ -215,6 +227,7 @@ int osd__daemon_open(const struct osd_opts *o, struct proto_keyring *kr, struct 
     d->keyring = kr;
     d->lock_fd = -1;
     d->recovery_max = o->recovery_max ? o->recovery_max : OSD_RECOVERY_MAX_DEFAULT;
+    d->start_wall_ns = cairn_wall_ns();
     TAILQ_INIT(&d->held);
     for (unsigned i = 0; i < OSD_HB_PEERS_MAX; i++)
         d->peers[i].id = -1;
@@ -247,8 +260,8 @@ int osd__daemon_run(struct osd_daemon *d)
 
 static void free_events(struct osd_daemon *d)
 {
-    struct event *evs[] = {d->beacon_ev, d->hb_ev, d->hold_ev, d->stop_ev,
-                           d->boot_ev,   d->sig_ev[0], d->sig_ev[1]};
+    struct event *evs[] = {d->beacon_ev, d->hb_ev,     d->hold_ev,   d->stop_ev,
+                           d->boot_ev,   d->scrub_ev, d->sig_ev[0], d->sig_ev[1]};
 
     for (unsigned i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

@@ -393,6 +393,15 @@ static bool can_start(const struct osd_obj *o, const struct osd_op *op)
 
 static void start(struct osd_obj *o, struct osd_op *op)
 {
+    if (op->internal && op->is_write) {
+        /* A holding internal op: the object is its own until
+         * osd__engine_internal_done(), which @internal may call at once. */
+        o->muts++;
+        op->running = true;
+        TAILQ_INSERT_TAIL(&o->running, op, link);
+        op->internal(op);
+        return;
+    }
     if (op->internal) {
         op->internal(op);
         osd__op_put(op);
@@ -592,8 +601,8 @@ void osd__engine_pg_abandon_repops(struct osd_engine *e, struct osd_pg *pg)
     pg_objects_unpin(e, v, n, false);
 }
 
-int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
-                         void (*fn)(struct osd_op *op), void *arg)
+static int queue_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                          void (*fn)(struct osd_op *op), void *arg, bool hold)
 {
     struct osd_op *op = osd__op_get(e);
 
@@ -602,6 +611,7 @@ int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oi
     snprintf(op->req.oid, sizeof(op->req.oid), "%s", oid);
     op->internal = fn;
     op->internal_arg = arg;
+    op->is_write = hold; /* a hold waits like a write: for every read and write */
     op->pg = pg;
     pg->ops++;
     struct osd_obj *o = obj_get(e, pg, op->req.oid);
@@ -609,4 +619,31 @@ int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oi
     TAILQ_INSERT_TAIL(&o->waiting, op, link);
     obj_kick(e, o);
     return 0;
+}
+
+int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                         void (*fn)(struct osd_op *op), void *arg)
+{
+    return queue_internal(e, pg, oid, fn, arg, false);
+}
+
+int osd__engine_internal_hold(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                              void (*fn)(struct osd_op *op), void *arg)
+{
+    return queue_internal(e, pg, oid, fn, arg, true);
+}
+
+void osd__engine_internal_done(struct osd_op *op)
+{
+    struct osd_engine *e = op->e;
+    struct osd_obj *o = op->obj;
+
+    CAIRN_ASSERT(op->internal && op->running);
+    TAILQ_REMOVE(&o->running, op, link);
+    op->running = false;
+    o->muts--;
+    o->kicking++;
+    osd__op_put(op);
+    o->kicking--;
+    obj_kick(e, o);
 }

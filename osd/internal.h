@@ -328,6 +328,12 @@ struct osd_pg {
     struct osd_peering *peering;      /* primary: peering and recovery; else NULL */
     struct osd_deferred *deferred;    /* peer requests waiting for txns == 0 */
     uint64_t objects_recovered;       /* pushed or pulled since start */
+    /* Scrub (scrub.c; docs/osd.md §8), primary only. */
+    struct osd_scrub *scrub;          /* the scrub running, or NULL */
+    uint32_t scrub_flags;             /* OSD_PGS_SCRUBBING (+ OSD_PGS_DEEP) while one runs */
+    bool scrub_loaded;                /* the stamps below were read from the store */
+    bool scrub_inconsistent;          /* the last scrub left copies it could not repair */
+    uint64_t last_scrub_ns, last_deep_scrub_ns; /* wall clock, 0: never */
 };
 
 /* Formats the collection name of PG @ps of pool @pool. */
@@ -410,6 +416,13 @@ void osd__engine_pg_fail_waiting(struct osd_engine *e, struct osd_pg *pg, int er
  * is free. */
 int osd__engine_internal(struct osd_engine *e, struct osd_pg *pg, const char *oid,
                          void (*fn)(struct osd_op *op), void *arg);
+/* Like osd__engine_internal(), but @fn runs when no op of any kind is in
+ * flight on the object, and the object stays its own (client ops wait)
+ * until osd__engine_internal_done(@op), which @fn may call at once. Scrub
+ * compares and repairs the copies of an object this way. */
+int osd__engine_internal_hold(struct osd_engine *e, struct osd_pg *pg, const char *oid,
+                              void (*fn)(struct osd_op *op), void *arg);
+void osd__engine_internal_done(struct osd_op *op);
 /* A logged write failed here after its entry went into the log in memory:
  * forgets the log (reloaded from the store at the next peering) and asks
  * for a new peering. */
@@ -453,6 +466,23 @@ struct osd_obj_state {
 int osd__obj_state_read(struct osd_store *store, const char *coll, const char *oid,
                         struct osd_obj_state *st);
 void osd__obj_state_free(struct osd_obj_state *st);
+/* What scrub compares of one copy of an object (docs/osd.md §8). */
+struct osd_obj_digest {
+    bool exists;
+    uint64_t size;
+    uint64_t version;       /* OSD_VERSION_XATTR, 0: none */
+    uint32_t attr;          /* crc32c of every xattr, names and values, in name order */
+    uint32_t omap;          /* deep: crc32c of every omap entry, in key order */
+    uint32_t data;          /* deep: crc32c of the bytes [0, size) */
+    int read_error;         /* 0, or the store's -errno (-EIO: a block failed its checksum) */
+};
+
+/* Digests @oid's copy in @store: size and xattrs; with @deep also every data
+ * byte (each block's checksum verified by the store) and the omap. A read
+ * failure lands in @out->read_error: the copy is bad, not the scrub. */
+void osd__obj_digest(struct osd_store *store, const char *coll, const char *oid, bool deep,
+                     struct osd_obj_digest *out);
+
 /* Adds to @txn what replaces @oid by the given state (or removes it). */
 int osd__obj_state_apply(struct osd_txn *txn, const char *oid, bool exists, uint64_t size,
                          const uint8_t *data, const struct proto_peer_kv *xattrs,
@@ -492,6 +522,28 @@ int osd__peer_send(struct osd_daemon *d, int32_t osd, struct proto_osd_peer *m, 
  * transport's or the peer's error. */
 int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_peer *m);
 
+/* ---- scrub.c: comparing and repairing a PG's copies (docs/osd.md §8) --------- */
+
+struct osd_scrub_result {
+    int result;                          /* 0, -EBUSY (not active+clean, or peering), -errno */
+    char message[OSD_MSG_MAX];           /* a summary, or why it failed */
+    uint64_t objects, inconsistent, repaired, duration_ms;
+};
+typedef void (*osd_scrub_done_fn)(struct osd_daemon *d, void *arg,
+                                  const struct osd_scrub_result *res);
+
+/* Scrubs (@deep: deep-scrubs) @pg, whose primary we are, or joins the
+ * scrub running; @fn gets the outcome once (maybe at once). A deep request
+ * that finds a shallow scrub running is answered by a deep one after it. */
+void osd__scrub_request(struct osd_daemon *d, struct osd_pg *pg, bool deep, osd_scrub_done_fn fn,
+                        void *arg);
+/* Ends @pg's scrub (peering restarts or stops), answering -EBUSY. */
+void osd__scrub_abort(struct osd_daemon *d, struct osd_pg *pg, const char *why);
+/* Starts the most overdue scheduled scrub, if any and a slot is free. */
+void osd__scrub_tick(struct osd_daemon *d);
+/* How often osd__scrub_tick should run. */
+uint32_t osd__scrub_tick_ms(void);
+
 /* ---- the daemon (daemon.c, service.c, boot.c, heartbeat.c, superblock.c) -- */
 
 struct osd_opts {
@@ -510,6 +562,8 @@ struct osd_opts {
     uint64_t hb_interval_ms;
     uint64_t hb_grace_ms;
     unsigned recovery_max;               /* osd_recovery_max_active */
+    uint64_t scrub_interval_ms;          /* osd_scrub_interval, 0: never by schedule */
+    uint64_t deep_scrub_interval_ms;     /* osd_deep_scrub_interval, 0: never by schedule */
 };
 
 enum osd_boot_state {
@@ -566,6 +620,9 @@ struct osd_daemon {
     struct event *repeer_ev;             /* runs requested re-peerings */
     unsigned recovery_active;            /* pushes in flight, all PGs */
     unsigned recovery_max;
+    unsigned scrubs_active;              /* scheduled scrubs running (scrub.c) */
+    uint64_t start_wall_ns;              /* scheduled scrubs count intervals from here at most */
+    struct event *scrub_ev;
     uint64_t stop_deadline_ns;
 };
 

@@ -99,6 +99,27 @@ static int opt_ms(const struct cairn_config *conf, const char *e, const char *ke
     return 0;
 }
 
+/* A scrub interval: a duration up to a year, 0 for never. */
+static int opt_interval(const struct cairn_config *conf, const char *e, const char *key,
+                        uint64_t def, uint64_t *out)
+{
+    int r = cairn_config_get_ms(conf, e, key, def, out);
+
+    if ((r < 0 && r != -ENOENT) || *out > 8760ull * 3600000u)
+        return fail("config: %s must be a duration of 0 (never)..8760h", key);
+    return 0;
+}
+
+static int load_scrub(const struct cairn_config *conf, struct osd_opts *o)
+{
+    if (opt_interval(conf, o->entity, "osd_scrub_interval", 24ull * 3600000u,
+                     &o->scrub_interval_ms) ||
+        opt_interval(conf, o->entity, "osd_deep_scrub_interval", 7ull * 24 * 3600000u,
+                     &o->deep_scrub_interval_ms))
+        return EXIT_FAILURE;
+    return 0;
+}
+
 static int load_weight(const struct cairn_config *conf, struct osd_opts *o)
 {
     const char *w = cairn_config_get(conf, o->entity, "osd_weight");
@@ -195,7 +216,7 @@ static int load_opts(const struct cairn_config *conf, const char *entity, struct
     if ((r < 0 && r != -ENOENT) || active < 1 || active > 256)
         return fail("config: osd_recovery_max_active must be a number of 1..256");
     o->recovery_max = (unsigned)active;
-    return 0;
+    return load_scrub(conf, o);
 }
 
 static int setup(const struct cli *cli, struct cairn_config **conf)

@@ -1,7 +1,8 @@
 /* Whole-object state for recovery (docs/osd.md §6): read an object's data,
  * xattrs (its version among them) and omap from the store, and replace an
  * object by such a state in one transaction. Pushes, pulls and backfill
- * copy objects this way. Loop thread only. */
+ * copy objects this way; scrub digests them (§8). Loop thread only. */
+#include "common/crc32c.h"
 #include "osd/internal.h"
 
 #include <errno.h>
@@ -125,4 +126,81 @@ int osd__obj_state_apply(struct osd_txn *txn, const char *oid, bool exists, uint
                                   omap[i].value.len)) < 0)
             return r;
     return 0;
+}
+
+/* ---- digests for scrub --------------------------------------------------------- */
+
+#define DIGEST_READ_CHUNK (1u << 20)
+
+struct kv_digest {
+    uint32_t crc;
+    uint64_t version;
+    bool xattrs;             /* pick the version out */
+};
+
+/* Length-prefixed, so that ("ab","c") and ("a","bc") differ. */
+static int digest_kv_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    struct kv_digest *c = arg;
+    uint8_t len[8];
+
+    for (unsigned i = 0; i < 4; i++) {
+        len[i] = (uint8_t)(kl >> (8 * i));
+        len[4 + i] = (uint8_t)(vl >> (8 * i));
+    }
+    c->crc = cairn_crc32c(c->crc, len, 4);
+    c->crc = cairn_crc32c(c->crc, k, kl);
+    c->crc = cairn_crc32c(c->crc, len + 4, 4);
+    c->crc = cairn_crc32c(c->crc, v, vl);
+    if (c->xattrs && kl == strlen(OSD_VERSION_XATTR) && memcmp(k, OSD_VERSION_XATTR, kl) == 0 &&
+        vl == 8)
+        for (unsigned b = 0; b < 8; b++)
+            c->version |= (uint64_t)((const uint8_t *)v)[b] << (8 * b);
+    return 0;
+}
+
+static int digest_data(struct osd_store *store, const char *coll, const char *oid, uint64_t size,
+                       uint32_t *crc)
+{
+    uint8_t *buf = malloc(size < DIGEST_READ_CHUNK ? (size ? size : 1) : DIGEST_READ_CHUNK);
+    int r = buf ? 0 : -ENOMEM;
+
+    *crc = 0;
+    for (uint64_t off = 0; r == 0 && off < size;) {
+        size_t want = size - off < DIGEST_READ_CHUNK ? (size_t)(size - off) : DIGEST_READ_CHUNK;
+        size_t got = 0;
+        r = osd_store_read(store, coll, oid, off, want, buf, &got);
+        if (r == 0 && got != want)
+            r = -EIO;
+        if (r == 0)
+            *crc = cairn_crc32c(*crc, buf, got);
+        off += want;
+    }
+    free(buf);
+    return r;
+}
+
+void osd__obj_digest(struct osd_store *store, const char *coll, const char *oid, bool deep,
+                     struct osd_obj_digest *out)
+{
+    struct osd_obj_stat os;
+    struct kv_digest xa = {.xattrs = true}, om = {0};
+    bool more = false;
+
+    memset(out, 0, sizeof(*out));
+    int r = osd_store_stat(store, coll, oid, &os);
+    if (r == -ENOENT)
+        return;
+    out->exists = r == 0;
+    out->size = r == 0 ? os.size : 0;
+    if (r == 0)
+        r = osd_store_xattrs(store, coll, oid, digest_kv_fn, &xa);
+    out->attr = xa.crc;
+    out->version = xa.version;
+    if (r == 0 && deep)
+        r = osd_store_omap_list(store, coll, oid, NULL, 0, 0, digest_kv_fn, &om, &more);
+    out->omap = om.crc;
+    if (r == 0 && deep)
+        r = digest_data(store, coll, oid, out->size, &out->data);
+    out->read_error = r;
 }

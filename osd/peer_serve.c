@@ -2,7 +2,8 @@
  * with the PROTO_MSG_OSD_PEER requests of a PG's primary (protocol/
  * osd_peer.h). Any OSD answers QUERY, LOG_GET, SCAN and PULL for any PG it
  * holds; a replica takes ACTIVATE, then REPOPs and PUSHes from the primary
- * that activated it, and RECOVERED when it holds every object.
+ * that activated it, and RECOVERED when it holds every object. SCRUB
+ * reports the digests of one object's copy.
  *
  * Fencing: answering a QUERY of epoch E refuses from then on every REPOP,
  * PUSH and ACTIVATE of an activation older than E, so a primary that lost
@@ -603,6 +604,38 @@ static void on_remove(struct osd_daemon *d, struct osd_sess *s, uint64_t txid,
     reply_info(d, s, txid, m->op, pg);
 }
 
+/* The digests of our copy of one object. Not deferred behind the PG's
+ * transactions: the primary holds the object while it asks, so every write
+ * of it we acknowledged is durable and none is coming. */
+static void on_scrub(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, struct osd_pg *pg,
+                     const struct proto_osd_peer *m)
+{
+    char oid[PROTO_PEER_NAME_MAX + 1];
+    struct osd_obj_digest dg = {0};
+    struct proto_osd_peer r;
+
+    memcpy(oid, m->oid.p, m->oid.len);
+    oid[m->oid.len] = 0;
+    if (pg->coll_state == OSD_COLL_EXISTS)
+        osd__obj_digest(d->store, pg->coll, oid, m->deep, &dg);
+    if (dg.read_error)
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: scrub cannot read %s: %s",
+                  d->opts.entity, pg->coll, oid, strerror(-dg.read_error));
+    proto_osd_peer_init(&r);
+    r.op = m->op;
+    r.from = d->opts.id;
+    r.oid = m->oid;
+    r.deep = m->deep;
+    r.exists = dg.exists;
+    r.size = dg.size;
+    r.obj_version = dg.version;
+    r.attr_digest = dg.attr;
+    r.omap_digest = dg.omap;
+    r.data_digest = dg.data;
+    r.read_error = dg.read_error;
+    reply(s, txid, &r, NULL, 0);
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static bool needs_drain(uint32_t op)
@@ -681,6 +714,9 @@ static void handle(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, cons
         break;
     case PROTO_PEER_REMOVE:
         on_remove(d, s, txid, pg, &m);
+        break;
+    case PROTO_PEER_SCRUB:
+        on_scrub(d, s, txid, pg, &m);
         break;
     default:
         reply_err(s, txid, m.op, -EOPNOTSUPP, "peer op %u is not supported", m.op);

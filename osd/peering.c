@@ -596,6 +596,7 @@ static void peering_restart(struct osd_peering *p)
     struct osd_pg *pg = p->pg;
     struct osd_daemon *d = p->d;
 
+    osd__scrub_abort(d, pg, "is peering again");
     osd__engine_pg_abandon_repops(d->engine, pg);
     osd__recovery_clear(p);
     proto_osd_peer_release(&p->auth_log);
@@ -643,6 +644,7 @@ static void peering_start(struct osd_daemon *d, struct osd_pg *pg)
 
 static void peering_stop(struct osd_daemon *d, struct osd_pg *pg)
 {
+    osd__scrub_abort(d, pg, "is no longer ours");
     osd__engine_pg_abandon_repops(d->engine, pg);
     peering_free(pg->peering);
     pg->peering = NULL;

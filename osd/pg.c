@@ -245,12 +245,15 @@ unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned m
                 memset(st, 0, sizeof(*st));
                 st->pool = pg->pool;
                 st->ps = pg->ps;
-                st->state = pg->state;
+                st->state = pg->state | pg->scrub_flags |
+                            (pg->scrub_inconsistent ? OSD_PGS_INCONSISTENT : 0);
                 st->epoch = osd__engine_epoch(e);
                 st->last_update = pg->log.info.last_update;
                 st->objects = pg->log.info.objects;
                 st->objects_missing = osd__pg_missing_hook ? osd__pg_missing_hook(pg) : 0;
                 st->objects_recovered = pg->objects_recovered;
+                st->last_scrub_ns = pg->last_scrub_ns;
+                st->last_deep_scrub_ns = pg->last_deep_scrub_ns;
                 st->n_acting = pg->n_acting;
                 memcpy(st->acting, pg->acting, sizeof(st->acting));
             }

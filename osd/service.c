@@ -1,5 +1,6 @@
 /* The network side of cairn-osd: messenger callbacks, sessions, and the
- * client requests PROTO_MSG_OSD_OP and PROTO_MSG_OSD_LIST (protocol/osd_op.h).
+ * client requests PROTO_MSG_OSD_OP, PROTO_MSG_OSD_LIST and PROTO_MSG_OSD_PG_CMD
+ * (protocol/osd_op.h; scrubs run in scrub.c).
  * Each handler decodes and validates (a malformed request gets an error
  * reply, never a crash), checks the request against our map (docs/osd.md
  * §2: misdirected -> -ESTALE, newer epoch -> held until our map catches
@@ -237,25 +238,29 @@ static int name_fn(const void *key, size_t key_len, const void *v, size_t vl, vo
     return 0;
 }
 
-/* Checks a listing against our map: 0, or the error to answer and why. */
-static int list_check(struct osd_daemon *d, const struct proto_osd_list *l, struct osd_pg **pg,
-                      char *why, size_t why_len)
+/* Checks a request for PG @ps of pool @pool_id, sent at @epoch, against
+ * our map: 0 with *@pg, or the error to answer and why. */
+static int pg_check(struct osd_daemon *d, uint64_t epoch, int32_t pool_id, uint32_t ps,
+                    struct osd_pg **pg, char *why, size_t why_len)
 {
-    const struct proto_map_pool *pool = d->map ? proto_map_pool(d->map, l->pool) : NULL;
+    const struct proto_map_pool *pool = d->map ? proto_map_pool(d->map, pool_id) : NULL;
 
-    if (d->state != OSD_STATE_ACTIVE || l->epoch > map_epoch(d)) {
+    if (d->state != OSD_STATE_ACTIVE || epoch > map_epoch(d)) {
         snprintf(why, why_len, "%s is not up in epoch %llu yet", d->opts.entity,
-                 (unsigned long long)l->epoch);
+                 (unsigned long long)epoch);
         return -ESTALE;
     }
     if (!pool) {
-        snprintf(why, why_len, "no such pool %d", l->pool);
+        snprintf(why, why_len, "no such pool %d", pool_id);
         return -ENOENT;
     }
-    *pg = osd__pg_lookup(d->engine, l->pool, l->pg);
+    if (ps >= pool->pg_num) {
+        snprintf(why, why_len, "pool %d has no pg %x", pool_id, ps);
+        return -ENOENT;
+    }
+    *pg = osd__pg_lookup(d->engine, pool_id, ps);
     if (!*pg || !(*pg)->primary) {
-        snprintf(why, why_len, "%s is not the primary of pg %d.%x", d->opts.entity, l->pool,
-                 l->pg);
+        snprintf(why, why_len, "%s is not the primary of pg %d.%x", d->opts.entity, pool_id, ps);
         return -ESTALE;
     }
     return 0;
@@ -286,7 +291,7 @@ static void handle_list(struct osd_daemon *d, struct osd_sess *s, const struct p
     if (proto_osd_list_decode(f->meta, f->hdr.meta_len, &l) < 0) {
         bad_input(s, "undecodable OsdList");
         rep.result = -EINVAL;
-    } else if ((rep.result = list_check(d, &l, &pg, why, sizeof(why))) < 0) {
+    } else if ((rep.result = pg_check(d, l.epoch, l.pool, l.pg, &pg, why, sizeof(why))) < 0) {
         cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_OSD, "list refused: %s", why);
     } else {
         uint32_t max = l.max && l.max < PROTO_OSD_LIST_MAX ? l.max : PROTO_OSD_LIST_MAX;
@@ -303,6 +308,69 @@ static void handle_list(struct osd_daemon *d, struct osd_sess *s, const struct p
     list_reply(s, f->hdr.txid, &rep);
     free(nm.buf);
     free(nm.ptrs);
+}
+
+/* ---- PG commands (scrub) -------------------------------------------------------- */
+
+/* Where a PG command's answer goes; holds a reference on the session. */
+struct pg_cmd_waiter {
+    struct osd_sess *s;
+    uint64_t txid;
+};
+
+static void pg_cmd_reply(struct osd_sess *s, uint64_t txid, struct proto_osd_pg_cmd_reply *rep)
+{
+    uint8_t *meta;
+    size_t len;
+
+    rep->epoch = map_epoch(s->d);
+    if (proto_osd_pg_cmd_reply_encode(rep, &meta, &len) < 0)
+        return;
+    if (s->conn)
+        proto_conn_reply(s->conn, txid, PROTO_MSG_OSD_PG_CMD, meta, len, NULL, 0);
+    free(meta);
+}
+
+static void scrub_done(struct osd_daemon *d, void *arg, const struct osd_scrub_result *res)
+{
+    struct pg_cmd_waiter *w = arg;
+    struct proto_osd_pg_cmd_reply rep = {.result = res->result,
+                                         .objects = res->objects,
+                                         .inconsistent = res->inconsistent,
+                                         .repaired = res->repaired,
+                                         .duration_ms = res->duration_ms};
+
+    (void)d;
+    snprintf(rep.message, sizeof(rep.message), "%s", res->message);
+    pg_cmd_reply(w->s, w->txid, &rep);
+    osd__sess_unref(w->s);
+    free(w);
+}
+
+static void handle_pg_cmd(struct osd_daemon *d, struct osd_sess *s, const struct proto_frame *f)
+{
+    struct proto_osd_pg_cmd_reply rep = {0};
+    struct proto_osd_pg_cmd c;
+    struct osd_pg *pg = NULL;
+    struct pg_cmd_waiter *w;
+
+    if (proto_osd_pg_cmd_decode(f->meta, f->hdr.meta_len, &c) < 0) {
+        bad_input(s, "undecodable OsdPgCmd");
+        rep.result = -EINVAL;
+        snprintf(rep.message, sizeof(rep.message), "undecodable OsdPgCmd");
+    } else if ((rep.result = pg_check(d, c.epoch, c.pool, c.pg, &pg, rep.message,
+                                      sizeof(rep.message))) == 0) {
+        if (!(w = malloc(sizeof(*w)))) {
+            rep.result = -ENOMEM;
+            snprintf(rep.message, sizeof(rep.message), "out of memory");
+        } else {
+            *w = (struct pg_cmd_waiter){s, f->hdr.txid};
+            s->refs++;
+            osd__scrub_request(d, pg, c.op == PROTO_OSD_PG_DEEP_SCRUB, scrub_done, w);
+            return;
+        }
+    }
+    pg_cmd_reply(s, f->hdr.txid, &rep);
 }
 
 /* ---- messenger callbacks ----------------------------------------------------- */
@@ -325,6 +393,9 @@ static void on_message(struct proto_conn *conn, struct proto_frame *f, void *arg
         break;
     case PROTO_MSG_OSD_LIST:
         handle_list(d, s, f);
+        break;
+    case PROTO_MSG_OSD_PG_CMD:
+        handle_pg_cmd(d, s, f);
         break;
     case PROTO_MSG_OSD_PING:
         osd__hb_on_ping(d, s, f);

@@ -1,0 +1,907 @@
+/* Scrub (docs/osd.md §8): a PG's primary compares its copy of every object
+ * with its replicas' copies and repairs the ones that differ from a good
+ * copy. A shallow scrub compares existence, size, version and xattrs; a
+ * deep scrub also reads every byte of data and omap, so the store checks
+ * each block's crc32c on every copy.
+ *
+ * The PG is walked in chunks of names: the primary lists a chunk of its
+ * own names and asks each replica for its names up to the chunk's end, so
+ * an object a replica has and the primary lacks is found too. Then each
+ * object of the chunk is compared while the primary holds it (no client op
+ * of the object runs meanwhile, osd__engine_internal_hold): every write of
+ * it acknowledged so far is durable on every replica and no new one can
+ * start, so the copies must agree exactly. A repair happens under the same
+ * hold: the primary pushes its copy to the replicas that differ, or, when
+ * its own copy cannot be read, pulls a readable one first.
+ *
+ * The primary's copy is the authority unless it is unreadable: scrub runs
+ * only on active+clean PGs, where peering made the primary's copy the
+ * newest. A scrub ends, answered -EBUSY, when the PG peers again. Loop
+ * thread only. */
+#include "osd/internal.h"
+#include "osd/peering.h"
+#include "osd/pgstat.h"
+#include "protocol/pgstat.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCRUB_CHUNK 128u            /* names listed per chunk */
+#define SCRUB_SCAN_MAX 512u         /* names a replica lists per SCAN */
+#define SCRUB_INFLIGHT 2u           /* objects held and compared at once */
+#define SCRUB_REQ_TIMEOUT_MS 30000u
+#define SCRUB_WAITERS_MAX 16u
+#define SCRUB_RETRY_MS 20u          /* when the engine had no free op */
+#define SCRUB_TICK_MS 2000u         /* how often due scrubs are looked for */
+#define SCRUB_ACTIVE_MAX 1u         /* scheduled scrubs at once per OSD */
+#define SCRUB_XATTR "scrub"         /* on OSD_PGMETA_OID: stamps and verdict */
+#define SCRUB_XATTR_LEN 17u         /* le64 last_scrub_ns, le64 last_deep_ns, u8 inconsistent */
+
+struct scrub_waiter {
+    osd_scrub_done_fn fn;
+    void *arg;
+    bool deep;
+};
+
+struct osd_scrub {
+    struct osd_daemon *d;
+    struct osd_pg *pg;
+    unsigned id;                    /* tickets of other scrubs are dropped */
+    unsigned peer_gen;              /* the peering round it runs in */
+    uint64_t act_epoch;             /* that round's activation (PUSHes carry it) */
+    bool deep;
+    bool scheduled;                 /* counted in d->scrubs_active */
+    uint64_t start_ns;
+    int32_t reps[PROTO_PLACE_MAX_REPLICAS];
+    unsigned n_reps;
+    char *cursor;                   /* names <= cursor are done; NULL: none yet */
+    char *chunk_end;                /* the chunk's last name; NULL: to the end */
+    struct osd_names cand;          /* the chunk's objects */
+    uint32_t next;                  /* cand.v[next] is the next to compare */
+    unsigned inflight;              /* objects held */
+    unsigned scans;                 /* replica SCANs outstanding */
+    struct event *pump_ev;
+    uint64_t objects, inconsistent, repaired;
+    bool need_chunk;                /* pump_cb lists the next chunk */
+    int error;                      /* a failure pump_cb ends the scrub with */
+    char why[OSD_MSG_MAX];
+    struct scrub_waiter waiters[SCRUB_WAITERS_MAX];
+    unsigned n_waiters;
+};
+
+/* Names an answer's scrub without pointing at it: the scrub may be gone. */
+struct scrub_ticket {
+    struct osd_daemon *d;
+    int32_t pool;
+    uint32_t ps;
+    unsigned id;
+    unsigned idx;                   /* replica slot (SCAN) */
+};
+
+struct scrub_obj;
+
+struct scrub_req {
+    struct scrub_obj *so;
+    unsigned idx;                   /* copy slot: 1 + the replica's index */
+};
+
+/* One object being compared (and maybe repaired) under a hold. */
+struct scrub_obj {
+    struct scrub_ticket t;
+    struct osd_op *op;              /* the hold */
+    bool deep;
+    unsigned n;                     /* copies: ours, then the replicas' */
+    int32_t osd[1 + PROTO_PLACE_MAX_REPLICAS];
+    struct osd_obj_digest copy[1 + PROTO_PLACE_MAX_REPLICAS];
+    bool bad[1 + PROTO_PLACE_MAX_REPLICAS];
+    struct scrub_req reqs[1 + PROTO_PLACE_MAX_REPLICAS];
+    unsigned pending;               /* answers awaited */
+    int err;                        /* a transport error: the comparison is void */
+    int repair_err;
+    char oid[];
+};
+
+static unsigned scrub_ids;
+
+static void pump_later(struct osd_scrub *sc, uint32_t ms);
+static void chunk_start(struct osd_scrub *sc);
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+static struct osd_scrub *scrub_of(const struct scrub_ticket *t)
+{
+    struct osd_pg *pg = osd__pg_lookup(t->d->engine, t->pool, t->ps);
+
+    return pg && pg->scrub && pg->scrub->id == t->id ? pg->scrub : NULL;
+}
+
+static struct scrub_ticket ticket(const struct osd_scrub *sc, unsigned idx)
+{
+    return (struct scrub_ticket){.d = sc->d, .pool = sc->pg->pool, .ps = sc->pg->ps,
+                                 .id = sc->id, .idx = idx};
+}
+
+static bool pg_scrubbable(const struct osd_pg *pg)
+{
+    return pg->primary && pg->peering && pg->peering->step == OSD_PEER_ACTIVE &&
+           (pg->state & (OSD_PGS_ACTIVE | OSD_PGS_CLEAN)) == (OSD_PGS_ACTIVE | OSD_PGS_CLEAN);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Reads the stamps of the last scrubs (once per PG). */
+static void stamps_load(struct osd_daemon *d, struct osd_pg *pg)
+{
+    uint8_t b[SCRUB_XATTR_LEN];
+    size_t len = 0;
+
+    if (pg->scrub_loaded)
+        return;
+    pg->scrub_loaded = true;
+    if (pg->coll_state != OSD_COLL_EXISTS ||
+        osd_store_getxattr(d->store, pg->coll, OSD_PGMETA_OID, SCRUB_XATTR, b, sizeof(b),
+                           &len) < 0 ||
+        len != SCRUB_XATTR_LEN)
+        return;
+    pg->last_scrub_ns = get64(b);
+    pg->last_deep_scrub_ns = get64(b + 8);
+    pg->scrub_inconsistent = b[16] != 0;
+}
+
+static void stamps_save(struct osd_daemon *d, struct osd_pg *pg)
+{
+    uint8_t b[SCRUB_XATTR_LEN];
+    struct osd_txn *txn = osd_txn_create(pg->coll);
+
+    put64(b, pg->last_scrub_ns);
+    put64(b + 8, pg->last_deep_scrub_ns);
+    b[16] = pg->scrub_inconsistent;
+    if (!txn || osd_txn_setxattr(txn, OSD_PGMETA_OID, SCRUB_XATTR, b, sizeof(b)) < 0 ||
+        osd__pg_queue_txn(d->engine, pg, txn, NULL, NULL) < 0) {
+        if (txn)
+            osd_txn_destroy(txn);
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: cannot record the scrub's stamp",
+                  d->opts.entity, pg->coll);
+    }
+}
+
+static void scrub_free(struct osd_scrub *sc)
+{
+    if (sc->pump_ev)
+        event_free(sc->pump_ev);
+    free(sc->cursor);
+    free(sc->chunk_end);
+    osd__names_clear(&sc->cand);
+    if (sc->scheduled)
+        sc->d->scrubs_active--;
+    sc->pg->scrub = NULL;
+    sc->pg->scrub_flags = 0;
+    free(sc);
+}
+
+static void answer(struct scrub_waiter *w, struct osd_daemon *d, const struct osd_scrub_result *res)
+{
+    if (w->fn)
+        w->fn(d, w->arg, res);
+}
+
+static struct osd_scrub *scrub_new(struct osd_daemon *d, struct osd_pg *pg, bool deep);
+
+/* Ends the scrub with @err (0: it compared everything) and answers. Deep
+ * requests that came during a shallow scrub start a deep one. */
+static void scrub_end(struct osd_scrub *sc, int err, const char *why)
+{
+    struct osd_daemon *d = sc->d;
+    struct osd_pg *pg = sc->pg;
+    struct osd_scrub_result res = {.result = err,
+                                   .objects = sc->objects,
+                                   .inconsistent = sc->inconsistent,
+                                   .repaired = sc->repaired,
+                                   .duration_ms = (cairn_now_ns() - sc->start_ns) / 1000000u};
+    struct scrub_waiter later[SCRUB_WAITERS_MAX];
+    unsigned n_later = 0;
+    const char *kind = sc->deep ? "deep-scrub" : "scrub";
+
+    if (err == 0) {
+        uint64_t now = cairn_wall_ns();
+        pg->last_scrub_ns = now;
+        if (sc->deep)
+            pg->last_deep_scrub_ns = now;
+        pg->scrub_inconsistent = sc->inconsistent > sc->repaired;
+        pg->log.info.objects = sc->objects; /* a fresh count, for the PG stats */
+        stamps_save(d, pg);
+        snprintf(res.message, sizeof(res.message), "%" PRIu64 " objects, %" PRIu64
+                 " inconsistent, %" PRIu64 " repaired", sc->objects, sc->inconsistent,
+                 sc->repaired);
+        cairn_log(sc->inconsistent ? CAIRN_LOG_WARN : CAIRN_LOG_INFO, CAIRN_SS_OSD,
+                  "%s pg %s: %s done: %s in %" PRIu64 " ms", d->opts.entity, pg->coll, kind,
+                  res.message, res.duration_ms);
+    } else {
+        snprintf(res.message, sizeof(res.message), "%s", why);
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "%s pg %s: %s stopped: %s", d->opts.entity,
+                  pg->coll, kind, why);
+    }
+    for (unsigned i = 0; i < sc->n_waiters; i++) {
+        if (err == 0 && sc->waiters[i].deep && !sc->deep)
+            later[n_later++] = sc->waiters[i];
+        else
+            answer(&sc->waiters[i], d, &res);
+    }
+    scrub_free(sc);
+    osd__beacon_soon(d);
+    if (n_later == 0)
+        return;
+    struct osd_scrub *deep = scrub_new(d, pg, true);
+    for (unsigned i = 0; i < n_later; i++) {
+        if (deep) {
+            deep->waiters[deep->n_waiters++] = later[i];
+        } else {
+            struct osd_scrub_result busy = {.result = -ENOMEM};
+            snprintf(busy.message, sizeof(busy.message), "cannot start a deep scrub");
+            answer(&later[i], d, &busy);
+        }
+    }
+}
+
+static void scrub_fail(struct osd_scrub *sc, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void scrub_fail(struct osd_scrub *sc, int err, const char *fmt, ...)
+{
+    char why[OSD_MSG_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    scrub_end(sc, err, why);
+}
+
+/* Records a failure that ends the scrub from the loop, so that no caller
+ * sees the scrub vanish under it. The first failure is the one told. */
+static void fail_later(struct osd_scrub *sc, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail_later(struct osd_scrub *sc, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (sc->error == 0) {
+        sc->error = err;
+        va_start(ap, fmt);
+        vsnprintf(sc->why, sizeof(sc->why), fmt, ap);
+        va_end(ap);
+    }
+    pump_later(sc, 0);
+}
+
+static void pump_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A scrub of @pg, started from the loop; never fails after returning. */
+static struct osd_scrub *scrub_new(struct osd_daemon *d, struct osd_pg *pg, bool deep)
+{
+    struct osd_scrub *sc = calloc(1, sizeof(*sc));
+
+    if (!sc)
+        return NULL;
+    if (!(sc->pump_ev = evtimer_new(d->base, pump_cb, sc))) {
+        free(sc);
+        return NULL;
+    }
+    sc->d = d;
+    sc->pg = pg;
+    sc->id = ++scrub_ids;
+    sc->peer_gen = pg->peering->gen;
+    sc->act_epoch = pg->peering->epoch;
+    sc->deep = deep;
+    sc->start_ns = cairn_now_ns();
+    for (uint32_t i = 1; i < pg->n_acting; i++)
+        sc->reps[sc->n_reps++] = pg->acting[i];
+    pg->scrub = sc;
+    pg->scrub_flags = OSD_PGS_SCRUBBING | (deep ? OSD_PGS_DEEP : 0);
+    osd__beacon_soon(d);
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "%s pg %s: %s starts", d->opts.entity, pg->coll,
+              deep ? "deep-scrub" : "scrub");
+    sc->need_chunk = true;
+    pump_later(sc, 0);
+    return sc;
+}
+
+/* ---- comparing one object ------------------------------------------------------ */
+
+/* Lets the object go; the scrub (if still there) moves on. */
+static void obj_release(struct scrub_obj *so, bool compared)
+{
+    struct osd_scrub *sc = scrub_of(&so->t);
+
+    osd__engine_internal_done(so->op);
+    if (sc) {
+        sc->inflight--;
+        sc->objects += compared;
+        if (so->err)
+            fail_later(sc, -EIO, "osd.%d did not answer for %s: %s", so->osd[so->t.idx],
+                       so->oid, strerror(-so->err));
+        else
+            pump_later(sc, 0);
+    }
+    free(so);
+}
+
+/* Why copy @i differs from the authority @a ("" when it does not). */
+static void differs(const struct scrub_obj *so, unsigned i, unsigned a, char *buf, size_t len)
+{
+    const struct osd_obj_digest *c = &so->copy[i], *g = &so->copy[a];
+
+    buf[0] = 0;
+    if (c->read_error)
+        snprintf(buf, len, "unreadable (%s)", strerror(-c->read_error));
+    else if (c->exists != g->exists)
+        snprintf(buf, len, "%s", c->exists ? "present, should be absent" : "missing");
+    else if (!c->exists)
+        return;
+    else if (c->version != g->version)
+        snprintf(buf, len, "version %" PRIu64 ".%" PRIu64 ", should be %" PRIu64 ".%" PRIu64,
+                 c->version >> 32, c->version & 0xffffffffu, g->version >> 32,
+                 g->version & 0xffffffffu);
+    else if (c->size != g->size)
+        snprintf(buf, len, "size %" PRIu64 ", should be %" PRIu64, c->size, g->size);
+    else if (c->attr != g->attr)
+        snprintf(buf, len, "xattrs differ");
+    else if (so->deep && c->omap != g->omap)
+        snprintf(buf, len, "omap differs");
+    else if (so->deep && c->data != g->data)
+        snprintf(buf, len, "data differs (crc32c %08x, should be %08x)", c->data, g->data);
+}
+
+/* One step of a repair ended with @r: the last one tells. */
+static void repair_step_done(struct scrub_obj *so, int r)
+{
+    if (r < 0 && !so->repair_err)
+        so->repair_err = r;
+    if (--so->pending)
+        return;
+    struct osd_scrub *sc = scrub_of(&so->t);
+    if (sc && !so->repair_err) {
+        sc->repaired++;
+        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: scrub repaired %s",
+                  sc->d->opts.entity, sc->pg->coll, so->oid);
+    } else if (sc) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: scrub could not repair %s: %s",
+                  sc->d->opts.entity, sc->pg->coll, so->oid, strerror(-so->repair_err));
+    }
+    obj_release(so, true);
+}
+
+static void push_cb(int result, struct proto_frame *f, void *arg)
+{
+    struct scrub_req *rq = arg;
+    struct proto_osd_peer m;
+    int r = osd__peer_reply_decode(result, f, &m);
+
+    if (f)
+        proto_frame_free(f);
+    proto_osd_peer_release(&m);
+    repair_step_done(rq->so, r);
+}
+
+/* Sends our (good) copy to every bad replica. */
+static void push_bad(struct osd_scrub *sc, struct scrub_obj *so)
+{
+    struct osd_obj_state st;
+    int read = osd__obj_state_read(sc->d->store, sc->pg->coll, so->oid, &st);
+    int r = read;
+
+    so->pending = 1; /* ours, until every send is out */
+    for (unsigned i = 1; r == 0 && i < so->n; i++) {
+        if (!so->bad[i])
+            continue;
+        struct proto_osd_peer m;
+        proto_osd_peer_init(&m);
+        m.op = PROTO_PEER_PUSH;
+        m.pool = sc->pg->pool;
+        m.pg = sc->pg->ps;
+        m.act_epoch = sc->act_epoch;
+        m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
+        m.exists = st.exists;
+        m.size = st.size;
+        m.xattrs = st.xattrs;
+        m.n_xattrs = st.n_xattrs;
+        m.omap = st.omap;
+        m.n_omap = st.n_omap;
+        so->reqs[i] = (struct scrub_req){so, i};
+        r = osd__peer_send(sc->d, so->osd[i], &m, st.data, st.exists ? st.size : 0,
+                           SCRUB_REQ_TIMEOUT_MS, push_cb, &so->reqs[i]);
+        so->pending += r == 0;
+    }
+    if (read == 0)
+        osd__obj_state_free(&st);
+    repair_step_done(so, r); /* drops ours */
+}
+
+static void pulled(int result, void *arg)
+{
+    struct scrub_obj *so = arg;
+    struct osd_scrub *sc = scrub_of(&so->t);
+
+    if (!sc || result < 0) {
+        so->pending = 1;
+        repair_step_done(so, result < 0 ? result : -ESTALE);
+        return;
+    }
+    push_bad(sc, so); /* the other bad replicas, from our repaired copy */
+}
+
+/* Our copy is bad: replaces it with replica @a's. */
+static void pull_cb(int result, struct proto_frame *f, void *arg)
+{
+    struct scrub_req *rq = arg;
+    struct scrub_obj *so = rq->so;
+    struct osd_scrub *sc = scrub_of(&so->t);
+    struct proto_osd_peer m;
+    int r = osd__peer_reply_decode(result, f, &m);
+    struct osd_txn *txn = NULL;
+
+    if (r == 0 && !sc)
+        r = -ESTALE;
+    if (r == 0 && !(txn = osd_txn_create(sc->pg->coll)))
+        r = -ENOMEM;
+    if (r == 0)
+        r = osd__obj_state_apply(txn, so->oid, m.exists, m.size, f->data, m.xattrs, m.n_xattrs,
+                                 m.omap, m.n_omap);
+    if (r == 0) {
+        r = osd__pg_queue_txn(sc->d->engine, sc->pg, txn, pulled, so);
+        txn = NULL; /* taken, also on failure */
+    }
+    if (txn)
+        osd_txn_destroy(txn);
+    proto_osd_peer_release(&m);
+    if (f)
+        proto_frame_free(f);
+    if (r < 0) {
+        so->pending = 1;
+        repair_step_done(so, r);
+    }
+}
+
+static void repair(struct osd_scrub *sc, struct scrub_obj *so, unsigned auth)
+{
+    if (auth == 0) {
+        push_bad(sc, so);
+        return;
+    }
+    struct proto_osd_peer m;
+    proto_osd_peer_init(&m);
+    m.op = PROTO_PEER_PULL;
+    m.pool = sc->pg->pool;
+    m.pg = sc->pg->ps;
+    m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
+    so->bad[auth] = false;
+    so->reqs[auth] = (struct scrub_req){so, auth};
+    int r = osd__peer_send(sc->d, so->osd[auth], &m, NULL, 0, SCRUB_REQ_TIMEOUT_MS, pull_cb,
+                           &so->reqs[auth]);
+    if (r < 0)
+        pull_cb(r, NULL, &so->reqs[auth]);
+}
+
+/* The authority: our copy when readable, else the newest readable copy. */
+static int choose_auth(const struct scrub_obj *so)
+{
+    int a = -1;
+
+    for (unsigned i = 0; i < so->n; i++) {
+        if (so->copy[i].read_error)
+            continue;
+        if (i == 0)
+            return 0;
+        if (a < 0 || so->copy[i].version > so->copy[a].version)
+            a = (int)i;
+    }
+    return a;
+}
+
+static void compare(struct scrub_obj *so)
+{
+    struct osd_scrub *sc = scrub_of(&so->t);
+    char why[128];
+    bool any = false;
+
+    if (!sc || so->err) {
+        obj_release(so, false);
+        return;
+    }
+    int a = choose_auth(so);
+    for (unsigned i = 0; i < so->n; i++) {
+        if (a < 0)
+            snprintf(why, sizeof(why), "unreadable (%s)", strerror(-so->copy[i].read_error));
+        else
+            differs(so, i, (unsigned)a, why, sizeof(why));
+        so->bad[i] = why[0] != 0;
+        any |= so->bad[i];
+        if (so->bad[i])
+            cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: %s %s: the copy of osd.%d is %s",
+                      sc->d->opts.entity, sc->pg->coll, sc->deep ? "deep-scrub" : "scrub",
+                      so->oid, so->osd[i], why);
+    }
+    if (!any) {
+        obj_release(so, true);
+        return;
+    }
+    sc->inconsistent++;
+    if (a < 0) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: %s has no readable copy",
+                  sc->d->opts.entity, sc->pg->coll, so->oid);
+        obj_release(so, true);
+        return;
+    }
+    repair(sc, so, (unsigned)a);
+}
+
+static void digest_cb(int result, struct proto_frame *f, void *arg)
+{
+    struct scrub_req *rq = arg;
+    struct scrub_obj *so = rq->so;
+    struct proto_osd_peer m;
+    int r = osd__peer_reply_decode(result, f, &m);
+
+    if (r == 0 && (m.oid.len != strlen(so->oid) || memcmp(m.oid.p, so->oid, m.oid.len) != 0))
+        r = -EPROTO;
+    if (r < 0 && !so->err) {
+        so->err = r;
+        so->t.idx = rq->idx; /* who failed, for the reason */
+    } else if (r == 0) {
+        so->copy[rq->idx] = (struct osd_obj_digest){
+            .exists = m.exists, .size = m.size, .version = m.obj_version,
+            .attr = m.attr_digest, .omap = m.omap_digest, .data = m.data_digest,
+            .read_error = m.read_error};
+    }
+    proto_osd_peer_release(&m);
+    if (f)
+        proto_frame_free(f);
+    if (--so->pending == 0)
+        compare(so);
+}
+
+/* The hold began: digests our copy and asks every replica for its own. */
+static void obj_run(struct osd_op *op)
+{
+    struct scrub_obj *so = op->internal_arg;
+    struct osd_scrub *sc = scrub_of(&so->t);
+
+    so->op = op;
+    if (!sc) {
+        obj_release(so, false);
+        return;
+    }
+    so->n = 1 + sc->n_reps;
+    so->osd[0] = sc->d->opts.id;
+    osd__obj_digest(sc->d->store, sc->pg->coll, so->oid, so->deep, &so->copy[0]);
+    so->pending = 1; /* ours, until every request is out */
+    for (unsigned i = 1; i < so->n; i++) {
+        struct proto_osd_peer m;
+        proto_osd_peer_init(&m);
+        m.op = PROTO_PEER_SCRUB;
+        m.pool = sc->pg->pool;
+        m.pg = sc->pg->ps;
+        m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
+        m.deep = so->deep;
+        so->osd[i] = sc->reps[i - 1];
+        so->reqs[i] = (struct scrub_req){so, i};
+        int r = osd__peer_send(sc->d, so->osd[i], &m, NULL, 0, SCRUB_REQ_TIMEOUT_MS, digest_cb,
+                               &so->reqs[i]);
+        if (r < 0) {
+            so->err = r;
+            so->t.idx = i;
+            break;
+        }
+        so->pending++;
+    }
+    if (--so->pending == 0)
+        compare(so);
+}
+
+/* ---- walking the PG ---------------------------------------------------------- */
+
+/* Holds the next objects of the chunk; true when the chunk is done. */
+static bool pump(struct osd_scrub *sc)
+{
+    while (sc->next < sc->cand.n && sc->inflight < SCRUB_INFLIGHT && !sc->error) {
+        const char *oid = sc->cand.v[sc->next];
+        size_t len = strlen(oid) + 1;
+        struct scrub_obj *so = calloc(1, sizeof(*so) + len);
+        if (!so) {
+            pump_later(sc, SCRUB_RETRY_MS);
+            return false;
+        }
+        so->t = ticket(sc, 0);
+        so->deep = sc->deep;
+        memcpy(so->oid, oid, len);
+        /* obj_run may run (and end) inside the call: count it first. */
+        sc->next++;
+        sc->inflight++;
+        if (osd__engine_internal_hold(sc->d->engine, sc->pg, oid, obj_run, so) < 0) {
+            sc->next--;
+            sc->inflight--;
+            free(so);
+            pump_later(sc, SCRUB_RETRY_MS); /* no op free: the engine is full of clients */
+            return false;
+        }
+    }
+    return sc->next == sc->cand.n && sc->inflight == 0 && sc->scans == 0;
+}
+
+static void pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct osd_scrub *sc = arg;
+
+    (void)fd, (void)what;
+    if (sc->error) {
+        scrub_fail(sc, sc->error, "%s", sc->why);
+        return;
+    }
+    if (!pg_scrubbable(sc->pg) || sc->pg->peering->gen != sc->peer_gen) {
+        scrub_fail(sc, -EBUSY, "pg %s is no longer active+clean", sc->pg->coll);
+        return;
+    }
+    if (sc->need_chunk) {
+        sc->need_chunk = false;
+        chunk_start(sc);
+        return;
+    }
+    if (!pump(sc))
+        return;
+    if (!sc->chunk_end) {
+        scrub_end(sc, 0, NULL);
+        return;
+    }
+    free(sc->cursor);
+    sc->cursor = sc->chunk_end;
+    sc->chunk_end = NULL;
+    sc->need_chunk = true;
+    pump_later(sc, 0);
+}
+
+/* Runs pump() from the loop: never from inside a completion's stack. */
+static void pump_later(struct osd_scrub *sc, uint32_t ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    event_add(sc->pump_ev, &tv);
+}
+
+static void send_scan(struct osd_scrub *sc, unsigned i, const char *after);
+
+/* A replica's names after the cursor: those up to the chunk's end join it. */
+static void scan_cb(int result, struct proto_frame *f, void *arg)
+{
+    struct scrub_ticket *t = arg;
+    struct osd_scrub *sc = scrub_of(t);
+    struct proto_osd_peer m;
+    int r = osd__peer_reply_decode(result, f, &m);
+    bool beyond = false;
+
+    if (f)
+        proto_frame_free(f);
+    if (!sc)
+        goto out;
+    sc->scans--;
+    if (r < 0) {
+        fail_later(sc, -EIO, "osd.%d did not list pg %s: %s", sc->reps[t->idx], sc->pg->coll,
+                   strerror(-r));
+        goto out;
+    }
+    for (uint32_t i = 0; i < m.n_names && !beyond; i++) {
+        const struct proto_bytes *n = &m.names[i];
+        char name[PROTO_PEER_NAME_MAX + 1];
+        memcpy(name, n->p, n->len);
+        name[n->len] = 0;
+        beyond = sc->chunk_end && strcmp(name, sc->chunk_end) > 0;
+        if (!beyond && osd__names_add(&sc->cand, name, n->len) < 0) {
+            fail_later(sc, -ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (m.more && !beyond && m.n_names) {
+        char last[PROTO_PEER_NAME_MAX + 1];
+        memcpy(last, m.names[m.n_names - 1].p, m.names[m.n_names - 1].len);
+        last[m.names[m.n_names - 1].len] = 0;
+        send_scan(sc, t->idx, last);
+    } else if (sc->scans == 0) {
+        osd__names_sort_unique(&sc->cand, 0);
+        pump_later(sc, 0);
+    }
+out:
+    proto_osd_peer_release(&m);
+    free(t);
+}
+
+static void send_scan(struct osd_scrub *sc, unsigned i, const char *after)
+{
+    struct scrub_ticket *t = malloc(sizeof(*t));
+    struct proto_osd_peer m;
+
+    proto_osd_peer_init(&m);
+    m.op = PROTO_PEER_SCAN;
+    m.pool = sc->pg->pool;
+    m.pg = sc->pg->ps;
+    m.after_name = (struct proto_bytes){(const uint8_t *)(after ? after : ""),
+                                        after ? strlen(after) : 0};
+    m.max = SCRUB_SCAN_MAX;
+    int r = t ? 0 : -ENOMEM;
+    if (t) {
+        *t = ticket(sc, i);
+        r = osd__peer_send(sc->d, sc->reps[i], &m, NULL, 0, SCRUB_REQ_TIMEOUT_MS, scan_cb, t);
+    }
+    if (r == 0) {
+        sc->scans++;
+        return;
+    }
+    free(t);
+    fail_later(sc, -EIO, "cannot ask osd.%d for its names: %s", sc->reps[i], strerror(-r));
+}
+
+struct local_list {
+    struct osd_names *cand;
+    char last[PROTO_PEER_NAME_MAX + 1];
+    int err;
+};
+
+static int local_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    struct local_list *c = arg;
+
+    (void)v, (void)vl;
+    if (kl == 0 || kl > PROTO_PEER_NAME_MAX)
+        return 0;
+    memcpy(c->last, k, kl);
+    c->last[kl] = 0;
+    if (((const char *)k)[0] == OSD_RESERVED_OID_BYTE)
+        return 0;
+    if (osd__names_add(c->cand, k, kl) < 0) {
+        c->err = -ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
+/* Lists our next chunk of names and asks the replicas for theirs. */
+static void chunk_start(struct osd_scrub *sc)
+{
+    struct local_list c = {.cand = &sc->cand};
+    bool more = false;
+
+    osd__names_clear(&sc->cand);
+    sc->next = 0;
+    int r = osd_store_list(sc->d->store, sc->pg->coll, sc->cursor, SCRUB_CHUNK, local_fn, &c,
+                           &more);
+    if (r == -ENOENT)
+        r = 0; /* no collection: nothing of ours to compare */
+    if (r < 0 || c.err < 0) {
+        fail_later(sc, -EIO, "cannot list pg %s: %s", sc->pg->coll,
+                   strerror(-(r < 0 ? r : c.err)));
+        return;
+    }
+    sc->chunk_end = more ? strdup(c.last) : NULL;
+    if (more && !sc->chunk_end) {
+        fail_later(sc, -ENOMEM, "out of memory");
+        return;
+    }
+    for (unsigned i = 0; i < sc->n_reps && !sc->error; i++)
+        send_scan(sc, i, sc->cursor);
+    if (sc->scans == 0) {
+        osd__names_sort_unique(&sc->cand, 0);
+        pump_later(sc, 0);
+    }
+}
+
+/* ---- requests and scheduling ------------------------------------------------- */
+
+void osd__scrub_request(struct osd_daemon *d, struct osd_pg *pg, bool deep, osd_scrub_done_fn fn,
+                        void *arg)
+{
+    struct osd_scrub_result res = {.result = -EBUSY};
+    struct osd_scrub *sc = pg->scrub;
+
+    stamps_load(d, pg);
+    if (!sc && !pg_scrubbable(pg)) {
+        char st[PROTO_PG_STATE_STR_MAX];
+        proto_pg_state_format(pg->state, st, sizeof(st));
+        snprintf(res.message, sizeof(res.message), "pg %s is %s, not active+clean", pg->coll, st);
+        fn(d, arg, &res);
+        return;
+    }
+    if (!sc && !(sc = scrub_new(d, pg, deep))) {
+        res.result = -ENOMEM;
+        snprintf(res.message, sizeof(res.message), "cannot start a scrub");
+        fn(d, arg, &res);
+        return;
+    }
+    if (sc->n_waiters == SCRUB_WAITERS_MAX) {
+        snprintf(res.message, sizeof(res.message), "pg %s: scrub busy, try again", pg->coll);
+        fn(d, arg, &res);
+        return;
+    }
+    sc->waiters[sc->n_waiters++] = (struct scrub_waiter){fn, arg, deep};
+}
+
+void osd__scrub_abort(struct osd_daemon *d, struct osd_pg *pg, const char *why)
+{
+    (void)d;
+    if (pg->scrub)
+        scrub_fail(pg->scrub, -EBUSY, "pg %s %s", pg->coll, why);
+}
+
+/* How overdue @pg's next scrub is (0: not due); *@deep says which kind. */
+static uint64_t overdue(const struct osd_daemon *d, const struct osd_pg *pg, uint64_t now,
+                        bool *deep)
+{
+    uint64_t since_deep = pg->last_deep_scrub_ns > d->start_wall_ns ? pg->last_deep_scrub_ns
+                                                                    : d->start_wall_ns;
+    uint64_t since = pg->last_scrub_ns > d->start_wall_ns ? pg->last_scrub_ns : d->start_wall_ns;
+    uint64_t deep_iv = d->opts.deep_scrub_interval_ms * 1000000u;
+    uint64_t iv = d->opts.scrub_interval_ms * 1000000u;
+
+    *deep = false;
+    if (deep_iv && now >= since_deep + deep_iv) {
+        *deep = true;
+        return now - (since_deep + deep_iv) + 1;
+    }
+    if (iv && now >= since + iv)
+        return now - (since + iv) + 1;
+    return 0;
+}
+
+void osd__scrub_tick(struct osd_daemon *d)
+{
+    struct osd_pg **buckets = osd__engine_pg_buckets(d->engine);
+    struct osd_pg *best = NULL;
+    uint64_t now = cairn_wall_ns(), most = 0;
+    bool best_deep = false;
+
+    for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
+        for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next) {
+            if (!pg->primary)
+                continue;
+            stamps_load(d, pg);
+            bool deep;
+            uint64_t o = pg_scrubbable(pg) && !pg->scrub ? overdue(d, pg, now, &deep) : 0;
+            if (o > most) {
+                most = o;
+                best = pg;
+                best_deep = deep;
+            }
+        }
+    }
+    if (!best || d->scrubs_active >= SCRUB_ACTIVE_MAX)
+        return;
+    struct osd_scrub *sc = scrub_new(d, best, best_deep);
+    if (sc) {
+        sc->scheduled = true;
+        d->scrubs_active++;
+    }
+}
+
+uint32_t osd__scrub_tick_ms(void)
+{
+    return SCRUB_TICK_MS;
+}
