@@ -436,6 +436,27 @@ static void obj_kick(struct osd_engine *e, struct osd_obj *o)
     obj_maybe_free(e, o);
 }
 
+/* A read found our copy unreadable (a block failed its checksum) and the
+ * PG has replicas: a check of the object's copies repairs ours, and the
+ * read waits behind it in the object's FIFO to run once more. The client
+ * gets the data, or the error when the repair did not help. */
+static bool retry_after_repair(struct osd_engine *e, struct osd_obj *o, struct osd_op *op)
+{
+    if (op->is_write || op->reply.result != -EIO || op->repair_tried || op->pg->n_acting < 2 ||
+        !e->hooks.read_repair)
+        return false;
+    op->repair_tried = true;
+    if (e->hooks.read_repair(e->opts.hooks_arg, op->pg, op->req.oid) < 0)
+        return false;
+    free(op->rdata);
+    op->rdata = NULL;
+    op->rdata_len = 0;
+    op->reads_pending = op->reads_left = 0;
+    osd__op_free_arena(op);
+    TAILQ_INSERT_TAIL(&o->waiting, op, link);
+    return true;
+}
+
 void osd__engine_op_finished(struct osd_op *op)
 {
     struct osd_engine *e = op->e;
@@ -449,7 +470,8 @@ void osd__engine_op_finished(struct osd_op *op)
     else
         o->reads--;
     o->kicking++;
-    reply_and_put(op, true);
+    if (!retry_after_repair(e, o, op))
+        reply_and_put(op, true);
     o->kicking--;
     obj_kick(e, o);
 }

@@ -103,6 +103,10 @@ struct osd_engine_hooks {
     /* @pg must peer again (optional): its log in memory no longer matches
      * the store, or a replica refused a REPOP. */
     void (*repeer)(void *arg, struct osd_pg *pg);
+    /* A read of @oid found our copy unreadable (optional): queues a hold on
+     * the object that compares its copies and repairs ours from a replica
+     * (0), after which the engine runs the read once more. */
+    int (*read_repair)(void *arg, struct osd_pg *pg, const char *oid);
 };
 
 struct osd_engine_opts {
@@ -151,6 +155,7 @@ struct osd_op {
     bool is_write;                       /* has a mutation */
     bool is_blind;                       /* a write that does not read the object's state */
     bool running;                        /* on obj->running: txn or reads in the store */
+    bool repair_tried;                   /* a read that failed its checksum, run again */
     bool created_coll;                   /* its txn creates the PG's collection */
     struct osd_loopq_item done;          /* txn completion hand-off */
     int store_result;                    /* txn result (commit thread, then loop) */
@@ -521,6 +526,29 @@ int osd__peer_send(struct osd_daemon *d, int32_t osd, struct proto_osd_peer *m, 
 /* Decodes a PROTO_MSG_OSD_PEER reply: 0 with @m filled (release it), or the
  * transport's or the peer's error. */
 int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_peer *m);
+
+/* ---- objcheck.c: comparing and repairing one object's copies (docs/osd.md §8) -- */
+
+struct osd_obj_check_result {
+    bool compared;                       /* the copies were compared */
+    bool inconsistent;                   /* some copy differed or was unreadable */
+    bool repaired;                       /* every bad copy was replaced by a good one */
+    int repair_err;                      /* why not, when inconsistent and not repaired */
+    int err;                             /* a replica did not answer: nothing was compared */
+    int32_t failed_osd;                  /* which one */
+};
+typedef void (*osd_obj_check_fn)(struct osd_daemon *d, void *arg, const char *oid,
+                                 const struct osd_obj_check_result *res);
+
+/* Holds @oid of @pg (we are its primary), compares its copies (@deep: data
+ * and omap too) and repairs the bad ones from a good one; @what names the
+ * reason in logs. @fn (optional) runs once the hold ended, maybe before
+ * this returns. 0; -EAGAIN (no op free), -ENOMEM, -ESTALE (not our PG):
+ * then @fn does not run. */
+int osd__obj_check(struct osd_daemon *d, struct osd_pg *pg, const char *oid, bool deep,
+                   const char *what, osd_obj_check_fn fn, void *arg);
+/* The engine's read_repair hook: a deep check of @oid with no caller. */
+int osd__read_repair(void *arg, struct osd_pg *pg, const char *oid);
 
 /* ---- scrub.c: comparing and repairing a PG's copies (docs/osd.md §8) --------- */
 

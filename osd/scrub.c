@@ -7,17 +7,12 @@
  * The PG is walked in chunks of names: the primary lists a chunk of its
  * own names and asks each replica for its names up to the chunk's end, so
  * an object a replica has and the primary lacks is found too. Then each
- * object of the chunk is compared while the primary holds it (no client op
- * of the object runs meanwhile, osd__engine_internal_hold): every write of
- * it acknowledged so far is durable on every replica and no new one can
- * start, so the copies must agree exactly. A repair happens under the same
- * hold: the primary pushes its copy to the replicas that differ, or, when
- * its own copy cannot be read, pulls a readable one first.
- *
- * The primary's copy is the authority unless it is unreadable: scrub runs
- * only on active+clean PGs, where peering made the primary's copy the
- * newest. A scrub ends, answered -EBUSY, when the PG peers again. Loop
- * thread only. */
+ * object of the chunk is compared and repaired under a hold (objcheck.c),
+ * SCRUB_INFLIGHT at a time, so clients wait for at most the objects being
+ * compared. Scrubs run only on active+clean PGs and end, answered -EBUSY,
+ * when the PG peers again. Scheduled scrubs (osd_scrub_interval,
+ * osd_deep_scrub_interval) run one at a time per OSD; their stamps live on
+ * the PG's meta object. Loop thread only. */
 #include "osd/internal.h"
 #include "osd/peering.h"
 #include "osd/pgstat.h"
@@ -56,7 +51,6 @@ struct osd_scrub {
     struct osd_pg *pg;
     unsigned id;                    /* tickets of other scrubs are dropped */
     unsigned peer_gen;              /* the peering round it runs in */
-    uint64_t act_epoch;             /* that round's activation (PUSHes carry it) */
     bool deep;
     bool scheduled;                 /* counted in d->scrubs_active */
     uint64_t start_ns;
@@ -84,29 +78,6 @@ struct scrub_ticket {
     uint32_t ps;
     unsigned id;
     unsigned idx;                   /* replica slot (SCAN) */
-};
-
-struct scrub_obj;
-
-struct scrub_req {
-    struct scrub_obj *so;
-    unsigned idx;                   /* copy slot: 1 + the replica's index */
-};
-
-/* One object being compared (and maybe repaired) under a hold. */
-struct scrub_obj {
-    struct scrub_ticket t;
-    struct osd_op *op;              /* the hold */
-    bool deep;
-    unsigned n;                     /* copies: ours, then the replicas' */
-    int32_t osd[1 + PROTO_PLACE_MAX_REPLICAS];
-    struct osd_obj_digest copy[1 + PROTO_PLACE_MAX_REPLICAS];
-    bool bad[1 + PROTO_PLACE_MAX_REPLICAS];
-    struct scrub_req reqs[1 + PROTO_PLACE_MAX_REPLICAS];
-    unsigned pending;               /* answers awaited */
-    int err;                        /* a transport error: the comparison is void */
-    int repair_err;
-    char oid[];
 };
 
 static unsigned scrub_ids;
@@ -313,7 +284,6 @@ static struct osd_scrub *scrub_new(struct osd_daemon *d, struct osd_pg *pg, bool
     sc->pg = pg;
     sc->id = ++scrub_ids;
     sc->peer_gen = pg->peering->gen;
-    sc->act_epoch = pg->peering->epoch;
     sc->deep = deep;
     sc->start_ns = cairn_now_ns();
     for (uint32_t i = 1; i < pg->n_acting; i++)
@@ -328,296 +298,28 @@ static struct osd_scrub *scrub_new(struct osd_daemon *d, struct osd_pg *pg, bool
     return sc;
 }
 
-/* ---- comparing one object ------------------------------------------------------ */
+/* ---- comparing the objects ----------------------------------------------------- */
 
-/* Lets the object go; the scrub (if still there) moves on. */
-static void obj_release(struct scrub_obj *so, bool compared)
+/* One object was compared (objcheck.c): counts it, moves on. */
+static void obj_checked(struct osd_daemon *d, void *arg, const char *oid,
+                        const struct osd_obj_check_result *res)
 {
-    struct osd_scrub *sc = scrub_of(&so->t);
+    struct scrub_ticket *t = arg;
+    struct osd_scrub *sc = scrub_of(t);
 
-    osd__engine_internal_done(so->op);
-    if (sc) {
-        sc->inflight--;
-        sc->objects += compared;
-        if (so->err)
-            fail_later(sc, -EIO, "osd.%d did not answer for %s: %s", so->osd[so->t.idx],
-                       so->oid, strerror(-so->err));
-        else
-            pump_later(sc, 0);
-    }
-    free(so);
-}
-
-/* Why copy @i differs from the authority @a ("" when it does not). */
-static void differs(const struct scrub_obj *so, unsigned i, unsigned a, char *buf, size_t len)
-{
-    const struct osd_obj_digest *c = &so->copy[i], *g = &so->copy[a];
-
-    buf[0] = 0;
-    if (c->read_error)
-        snprintf(buf, len, "unreadable (%s)", strerror(-c->read_error));
-    else if (c->exists != g->exists)
-        snprintf(buf, len, "%s", c->exists ? "present, should be absent" : "missing");
-    else if (!c->exists)
+    (void)d;
+    free(t);
+    if (!sc)
         return;
-    else if (c->version != g->version)
-        snprintf(buf, len, "version %" PRIu64 ".%" PRIu64 ", should be %" PRIu64 ".%" PRIu64,
-                 c->version >> 32, c->version & 0xffffffffu, g->version >> 32,
-                 g->version & 0xffffffffu);
-    else if (c->size != g->size)
-        snprintf(buf, len, "size %" PRIu64 ", should be %" PRIu64, c->size, g->size);
-    else if (c->attr != g->attr)
-        snprintf(buf, len, "xattrs differ");
-    else if (so->deep && c->omap != g->omap)
-        snprintf(buf, len, "omap differs");
-    else if (so->deep && c->data != g->data)
-        snprintf(buf, len, "data differs (crc32c %08x, should be %08x)", c->data, g->data);
-}
-
-/* One step of a repair ended with @r: the last one tells. */
-static void repair_step_done(struct scrub_obj *so, int r)
-{
-    if (r < 0 && !so->repair_err)
-        so->repair_err = r;
-    if (--so->pending)
-        return;
-    struct osd_scrub *sc = scrub_of(&so->t);
-    if (sc && !so->repair_err) {
-        sc->repaired++;
-        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: scrub repaired %s",
-                  sc->d->opts.entity, sc->pg->coll, so->oid);
-    } else if (sc) {
-        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: scrub could not repair %s: %s",
-                  sc->d->opts.entity, sc->pg->coll, so->oid, strerror(-so->repair_err));
-    }
-    obj_release(so, true);
-}
-
-static void push_cb(int result, struct proto_frame *f, void *arg)
-{
-    struct scrub_req *rq = arg;
-    struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
-
-    if (f)
-        proto_frame_free(f);
-    proto_osd_peer_release(&m);
-    repair_step_done(rq->so, r);
-}
-
-/* Sends our (good) copy to every bad replica. */
-static void push_bad(struct osd_scrub *sc, struct scrub_obj *so)
-{
-    struct osd_obj_state st;
-    int read = osd__obj_state_read(sc->d->store, sc->pg->coll, so->oid, &st);
-    int r = read;
-
-    so->pending = 1; /* ours, until every send is out */
-    for (unsigned i = 1; r == 0 && i < so->n; i++) {
-        if (!so->bad[i])
-            continue;
-        struct proto_osd_peer m;
-        proto_osd_peer_init(&m);
-        m.op = PROTO_PEER_PUSH;
-        m.pool = sc->pg->pool;
-        m.pg = sc->pg->ps;
-        m.act_epoch = sc->act_epoch;
-        m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
-        m.exists = st.exists;
-        m.size = st.size;
-        m.xattrs = st.xattrs;
-        m.n_xattrs = st.n_xattrs;
-        m.omap = st.omap;
-        m.n_omap = st.n_omap;
-        so->reqs[i] = (struct scrub_req){so, i};
-        r = osd__peer_send(sc->d, so->osd[i], &m, st.data, st.exists ? st.size : 0,
-                           SCRUB_REQ_TIMEOUT_MS, push_cb, &so->reqs[i]);
-        so->pending += r == 0;
-    }
-    if (read == 0)
-        osd__obj_state_free(&st);
-    repair_step_done(so, r); /* drops ours */
-}
-
-static void pulled(int result, void *arg)
-{
-    struct scrub_obj *so = arg;
-    struct osd_scrub *sc = scrub_of(&so->t);
-
-    if (!sc || result < 0) {
-        so->pending = 1;
-        repair_step_done(so, result < 0 ? result : -ESTALE);
-        return;
-    }
-    push_bad(sc, so); /* the other bad replicas, from our repaired copy */
-}
-
-/* Our copy is bad: replaces it with replica @a's. */
-static void pull_cb(int result, struct proto_frame *f, void *arg)
-{
-    struct scrub_req *rq = arg;
-    struct scrub_obj *so = rq->so;
-    struct osd_scrub *sc = scrub_of(&so->t);
-    struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
-    struct osd_txn *txn = NULL;
-
-    if (r == 0 && !sc)
-        r = -ESTALE;
-    if (r == 0 && !(txn = osd_txn_create(sc->pg->coll)))
-        r = -ENOMEM;
-    if (r == 0)
-        r = osd__obj_state_apply(txn, so->oid, m.exists, m.size, f->data, m.xattrs, m.n_xattrs,
-                                 m.omap, m.n_omap);
-    if (r == 0) {
-        r = osd__pg_queue_txn(sc->d->engine, sc->pg, txn, pulled, so);
-        txn = NULL; /* taken, also on failure */
-    }
-    if (txn)
-        osd_txn_destroy(txn);
-    proto_osd_peer_release(&m);
-    if (f)
-        proto_frame_free(f);
-    if (r < 0) {
-        so->pending = 1;
-        repair_step_done(so, r);
-    }
-}
-
-static void repair(struct osd_scrub *sc, struct scrub_obj *so, unsigned auth)
-{
-    if (auth == 0) {
-        push_bad(sc, so);
-        return;
-    }
-    struct proto_osd_peer m;
-    proto_osd_peer_init(&m);
-    m.op = PROTO_PEER_PULL;
-    m.pool = sc->pg->pool;
-    m.pg = sc->pg->ps;
-    m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
-    so->bad[auth] = false;
-    so->reqs[auth] = (struct scrub_req){so, auth};
-    int r = osd__peer_send(sc->d, so->osd[auth], &m, NULL, 0, SCRUB_REQ_TIMEOUT_MS, pull_cb,
-                           &so->reqs[auth]);
-    if (r < 0)
-        pull_cb(r, NULL, &so->reqs[auth]);
-}
-
-/* The authority: our copy when readable, else the newest readable copy. */
-static int choose_auth(const struct scrub_obj *so)
-{
-    int a = -1;
-
-    for (unsigned i = 0; i < so->n; i++) {
-        if (so->copy[i].read_error)
-            continue;
-        if (i == 0)
-            return 0;
-        if (a < 0 || so->copy[i].version > so->copy[a].version)
-            a = (int)i;
-    }
-    return a;
-}
-
-static void compare(struct scrub_obj *so)
-{
-    struct osd_scrub *sc = scrub_of(&so->t);
-    char why[128];
-    bool any = false;
-
-    if (!sc || so->err) {
-        obj_release(so, false);
-        return;
-    }
-    int a = choose_auth(so);
-    for (unsigned i = 0; i < so->n; i++) {
-        if (a < 0)
-            snprintf(why, sizeof(why), "unreadable (%s)", strerror(-so->copy[i].read_error));
-        else
-            differs(so, i, (unsigned)a, why, sizeof(why));
-        so->bad[i] = why[0] != 0;
-        any |= so->bad[i];
-        if (so->bad[i])
-            cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: %s %s: the copy of osd.%d is %s",
-                      sc->d->opts.entity, sc->pg->coll, sc->deep ? "deep-scrub" : "scrub",
-                      so->oid, so->osd[i], why);
-    }
-    if (!any) {
-        obj_release(so, true);
-        return;
-    }
-    sc->inconsistent++;
-    if (a < 0) {
-        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: %s has no readable copy",
-                  sc->d->opts.entity, sc->pg->coll, so->oid);
-        obj_release(so, true);
-        return;
-    }
-    repair(sc, so, (unsigned)a);
-}
-
-static void digest_cb(int result, struct proto_frame *f, void *arg)
-{
-    struct scrub_req *rq = arg;
-    struct scrub_obj *so = rq->so;
-    struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
-
-    if (r == 0 && (m.oid.len != strlen(so->oid) || memcmp(m.oid.p, so->oid, m.oid.len) != 0))
-        r = -EPROTO;
-    if (r < 0 && !so->err) {
-        so->err = r;
-        so->t.idx = rq->idx; /* who failed, for the reason */
-    } else if (r == 0) {
-        so->copy[rq->idx] = (struct osd_obj_digest){
-            .exists = m.exists, .size = m.size, .version = m.obj_version,
-            .attr = m.attr_digest, .omap = m.omap_digest, .data = m.data_digest,
-            .read_error = m.read_error};
-    }
-    proto_osd_peer_release(&m);
-    if (f)
-        proto_frame_free(f);
-    if (--so->pending == 0)
-        compare(so);
-}
-
-/* The hold began: digests our copy and asks every replica for its own. */
-static void obj_run(struct osd_op *op)
-{
-    struct scrub_obj *so = op->internal_arg;
-    struct osd_scrub *sc = scrub_of(&so->t);
-
-    so->op = op;
-    if (!sc) {
-        obj_release(so, false);
-        return;
-    }
-    so->n = 1 + sc->n_reps;
-    so->osd[0] = sc->d->opts.id;
-    osd__obj_digest(sc->d->store, sc->pg->coll, so->oid, so->deep, &so->copy[0]);
-    so->pending = 1; /* ours, until every request is out */
-    for (unsigned i = 1; i < so->n; i++) {
-        struct proto_osd_peer m;
-        proto_osd_peer_init(&m);
-        m.op = PROTO_PEER_SCRUB;
-        m.pool = sc->pg->pool;
-        m.pg = sc->pg->ps;
-        m.oid = (struct proto_bytes){(const uint8_t *)so->oid, strlen(so->oid)};
-        m.deep = so->deep;
-        so->osd[i] = sc->reps[i - 1];
-        so->reqs[i] = (struct scrub_req){so, i};
-        int r = osd__peer_send(sc->d, so->osd[i], &m, NULL, 0, SCRUB_REQ_TIMEOUT_MS, digest_cb,
-                               &so->reqs[i]);
-        if (r < 0) {
-            so->err = r;
-            so->t.idx = i;
-            break;
-        }
-        so->pending++;
-    }
-    if (--so->pending == 0)
-        compare(so);
+    sc->inflight--;
+    sc->objects += res->compared;
+    sc->inconsistent += res->inconsistent;
+    sc->repaired += res->repaired;
+    if (res->err)
+        fail_later(sc, -EIO, "osd.%d did not answer for %s: %s", res->failed_osd, oid,
+                   strerror(-res->err));
+    else
+        pump_later(sc, 0);
 }
 
 /* ---- walking the PG ---------------------------------------------------------- */
@@ -627,22 +329,20 @@ static bool pump(struct osd_scrub *sc)
 {
     while (sc->next < sc->cand.n && sc->inflight < SCRUB_INFLIGHT && !sc->error) {
         const char *oid = sc->cand.v[sc->next];
-        size_t len = strlen(oid) + 1;
-        struct scrub_obj *so = calloc(1, sizeof(*so) + len);
-        if (!so) {
+        struct scrub_ticket *t = malloc(sizeof(*t));
+        if (!t) {
             pump_later(sc, SCRUB_RETRY_MS);
             return false;
         }
-        so->t = ticket(sc, 0);
-        so->deep = sc->deep;
-        memcpy(so->oid, oid, len);
-        /* obj_run may run (and end) inside the call: count it first. */
+        *t = ticket(sc, 0);
+        /* The check may end (and count down) inside the call: count it first. */
         sc->next++;
         sc->inflight++;
-        if (osd__engine_internal_hold(sc->d->engine, sc->pg, oid, obj_run, so) < 0) {
+        if (osd__obj_check(sc->d, sc->pg, oid, sc->deep, sc->deep ? "deep-scrub" : "scrub",
+                           obj_checked, t) < 0) {
             sc->next--;
             sc->inflight--;
-            free(so);
+            free(t);
             pump_later(sc, SCRUB_RETRY_MS); /* no op free: the engine is full of clients */
             return false;
         }

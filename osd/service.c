@@ -86,6 +86,7 @@ const struct osd_engine_hooks osd__engine_hooks = {
     .sess_unref = hook_unref,
     .replicate = osd__replicate,
     .repeer = osd__repeer_hook,
+    .read_repair = osd__read_repair,
 };
 
 /* ---- client ops -------------------------------------------------------------- */
