@@ -14,7 +14,8 @@
 # whole generation, no older than the last acknowledged one) and records
 # what it read (the manifest); then each OSD in turn is killed, and once its
 # PGs are active without it every object must read back exactly as in the
-# manifest (served by the other replicas), and it is restarted.
+# manifest (served by the other replicas), and it is restarted. In between,
+# a deep scrub of every PG must find all copies equal (data included).
 # The seed is printed first; CAIRN_SEED=N replays the kill schedule.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -67,6 +68,16 @@ cat "$DIR/writer.out" >&2
 [[ $rc -eq 0 ]] || fail "acknowledged writes were lost or altered, or writes failed " \
     "($kills kills, seed $SEED)"
 log "journal: $(wc -l <"$DIR/journal") acknowledged writes"
+
+# The replicas agree object by object: a deep scrub of every PG compares
+# existence, version, size, xattrs, omap and data of all copies.
+phase "deep scrub"
+scrub=$(cairn --json pg deep-scrub --pool $POOL) || fail "deep scrub failed: $scrub"
+bad=$(json 'sum(p["inconsistent"] for p in j)' <<<"$scrub")
+objs=$(json 'sum(p["objects"] for p in j)' <<<"$scrub")
+((objs > 0)) || fail "deep scrub compared no object: $scrub"
+((bad == 0)) || fail "deep scrub found $bad inconsistent objects after the chaos (seed $SEED): $scrub"
+log "deep scrub: $objs objects, all copies agree"
 
 # Every replica holds every object: with one OSD stopped, the PGs it was
 # primary of are served by another replica, which must hold the same bytes.
