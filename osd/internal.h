@@ -333,7 +333,7 @@ struct osd_pg {
     struct osd_peering *peering;      /* primary: peering and recovery; else NULL */
     struct osd_deferred *deferred;    /* peer requests waiting for txns == 0 */
     uint64_t objects_recovered;       /* pushed or pulled since start */
-    /* Scrub (scrub.c; docs/osd.md §8), primary only. */
+    /* Scrub (scrub.c; docs/osd.md §7), primary only. */
     struct osd_scrub *scrub;          /* the scrub running, or NULL */
     uint32_t scrub_flags;             /* OSD_PGS_SCRUBBING (+ OSD_PGS_DEEP) while one runs */
     bool scrub_loaded;                /* the stamps below were read from the store */
@@ -471,7 +471,7 @@ struct osd_obj_state {
 int osd__obj_state_read(struct osd_store *store, const char *coll, const char *oid,
                         struct osd_obj_state *st);
 void osd__obj_state_free(struct osd_obj_state *st);
-/* What scrub compares of one copy of an object (docs/osd.md §8). */
+/* What scrub compares of one copy of an object (docs/osd.md §7). */
 struct osd_obj_digest {
     bool exists;
     uint64_t size;
@@ -527,7 +527,7 @@ int osd__peer_send(struct osd_daemon *d, int32_t osd, struct proto_osd_peer *m, 
  * transport's or the peer's error. */
 int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_peer *m);
 
-/* ---- objcheck.c: comparing and repairing one object's copies (docs/osd.md §8) -- */
+/* ---- objcheck.c: comparing and repairing one object's copies (docs/osd.md §7) -- */
 
 struct osd_obj_check_result {
     bool compared;                       /* the copies were compared */
@@ -550,7 +550,7 @@ int osd__obj_check(struct osd_daemon *d, struct osd_pg *pg, const char *oid, boo
 /* The engine's read_repair hook: a deep check of @oid with no caller. */
 int osd__read_repair(void *arg, struct osd_pg *pg, const char *oid);
 
-/* ---- scrub.c: comparing and repairing a PG's copies (docs/osd.md §8) --------- */
+/* ---- scrub.c: comparing and repairing a PG's copies (docs/osd.md §7) --------- */
 
 struct osd_scrub_result {
     int result;                          /* 0, -EBUSY (not active+clean, or peering), -errno */

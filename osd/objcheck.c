@@ -1,4 +1,4 @@
-/* Comparing and repairing the copies of one object (docs/osd.md §8), for
+/* Comparing and repairing the copies of one object (docs/osd.md §7), for
  * scrub (scrub.c) and for reads that found our copy unreadable.
  *
  * The primary holds the object (osd__engine_internal_hold: no client op of

@@ -1,4 +1,4 @@
-/* What a PG's primary reports about it (docs/osd.md §7): its state as a set
+/* What a PG's primary reports about it (docs/osd.md §6): its state as a set
  * of flags, and the figures behind them. The primary fills these from its
  * peering and recovery state; the daemon sends them to the monitors with
  * its beacons, and `cairn status`, `cairn pg ls` and `cairn health` show

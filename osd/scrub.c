@@ -1,4 +1,4 @@
-/* Scrub (docs/osd.md §8): a PG's primary compares its copy of every object
+/* Scrub (docs/osd.md §7): a PG's primary compares its copy of every object
  * with its replicas' copies and repairs the ones that differ from a good
  * copy. A shallow scrub compares existence, size, version and xattrs; a
  * deep scrub also reads every byte of data and omap, so the store checks
