@@ -527,6 +527,87 @@ static void test_osd_blind_writes_then_counter(void **state)
     proto_osd_reply_release(&rep);
 }
 
+/* ---- holds (scrub's per-object comparison) ---- */
+
+struct t_hold {
+    struct t_env *t;
+    uint64_t before;        /* a write queued ahead of the hold */
+    bool before_answered;   /* when the hold began */
+    struct osd_op *op;
+    bool release_at_once;
+};
+
+static void t_hold_fn(struct osd_op *op)
+{
+    struct t_hold *h = op->internal_arg;
+    struct t_wait w = {.t = h->t, .txid = h->before, .count = 1};
+
+    h->before_answered = t_have_reply(&w);
+    h->op = op;
+    if (h->release_at_once)
+        osd__engine_internal_done(op);
+}
+
+static void t_noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+}
+
+static bool t_hold_began(void *arg)
+{
+    return ((struct t_hold *)arg)->op != NULL;
+}
+
+/* A hold waits for the ops ahead of it, and the ops behind it wait until
+ * it is released; another object is not held up. */
+static void test_osd_hold_orders_ops(void **state)
+{
+    struct t_env *t = *state;
+    struct proto_osd_reply rep;
+    uint8_t block[4096];
+    struct t_hold h = {.t = t};
+    unsigned base_ops = osd__engine_ops_in_use(t->e);
+
+    memset(block, 'h', sizeof(block));
+    struct t_op o = t_op_new(t, "held");
+    t_write(&o, PROTO_OSD_WRITE, 0, block, sizeof(block));
+    h.before = t_submit(t, &o);
+    assert_int_equal(osd__engine_internal_hold(t->e, t->pg, "held", t_hold_fn, &h), 0);
+    o = t_op_new(t, "held");
+    t_step(&o, PROTO_OSD_STAT);
+    uint64_t behind = t_submit(t, &o);
+    o = t_op_new(t, "other");
+    t_write(&o, PROTO_OSD_WRITE, 0, block, sizeof(block));
+    uint64_t other = t_submit(t, &o);
+
+    assert_true(t_loop_until(t->base, t_hold_began, &h, 10000));
+    assert_true(h.before_answered);
+    t_wait(t, other, &rep); /* not held up */
+    assert_int_equal(rep.result, 0);
+    proto_osd_reply_release(&rep);
+    struct t_wait w = {.t = t, .txid = behind, .count = 1};
+    struct event *tick = evtimer_new(t->base, t_noop_cb, NULL); /* wakes the idle loop */
+    struct timeval tv = {0, 250000};
+    evtimer_add(tick, &tv);
+    assert_false(t_loop_until(t->base, t_have_reply, &w, 200));
+    event_free(tick);
+    osd__engine_internal_done(h.op);
+    t_wait(t, behind, &rep);
+    assert_int_equal(rep.result, 0);
+    assert_int_equal(rep.results[0].size, sizeof(block));
+    proto_osd_reply_release(&rep);
+
+    /* Released inside its own callback: the object is free at once. */
+    struct t_hold h2 = {.t = t, .before = behind, .release_at_once = true};
+    assert_int_equal(osd__engine_internal_hold(t->e, t->pg, "held", t_hold_fn, &h2), 0);
+    assert_true(t_loop_until(t->base, t_hold_began, &h2, 10000));
+    o = t_op_new(t, "held");
+    t_step(&o, PROTO_OSD_STAT);
+    assert_int_equal(t_exec(t, &o, &rep), 0);
+    proto_osd_reply_release(&rep);
+    assert_int_equal(osd__engine_ops_in_use(t->e), base_ops);
+}
+
 static void test_osd_duplicate_answered_once(void **state)
 {
     struct t_env *t = *state;
@@ -593,6 +674,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_osd_failed_guard_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_osd_blind_writes_then_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_osd_duplicate_answered_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_osd_hold_orders_ops, setup, teardown),
         cmocka_unit_test(test_osd_dup_table_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
