@@ -184,6 +184,7 @@ int cli_mon_add(struct cli_ctx *ctx, int argc, char **argv);
 int cli_mon_rm(struct cli_ctx *ctx, int argc, char **argv);
 int cli_osd_ls(struct cli_ctx *ctx, int argc, char **argv);
 int cli_osd_tree(struct cli_ctx *ctx, int argc, char **argv);
+int cli_osd_map(struct cli_ctx *ctx, int argc, char **argv);
 int cli_osd_in(struct cli_ctx *ctx, int argc, char **argv);
 int cli_osd_out(struct cli_ctx *ctx, int argc, char **argv);
 int cli_osd_rm(struct cli_ctx *ctx, int argc, char **argv);

@@ -18,6 +18,7 @@ static const struct cli_cmd cmds[] = {
     {"mon", "rm", "NAME", "remove monitor NAME from the map", cli_mon_rm},
     {"osd", "ls", "", "OSDs: id, host, address, up/down, in/out, weight", cli_osd_ls},
     {"osd", "tree", "", "hosts and their OSDs", cli_osd_tree},
+    {"osd", "map", "POOL NAME", "the PG, up set and primary of object NAME", cli_osd_map},
     {"osd", "in", "ID", "let osd.ID hold data", cli_osd_in},
     {"osd", "out", "ID", "move data off osd.ID", cli_osd_out},
     {"osd", "rm", "ID", "remove osd.ID (it must be down)", cli_osd_rm},

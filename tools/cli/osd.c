@@ -1,5 +1,6 @@
-/* `cairn osd ls|tree|in|out|rm|reweight`: the OSDs of the map; `osd tree`
- * adds the PGs each OSD holds and leads, computed by placement (health.c). */
+/* `cairn osd ls|tree|map|in|out|rm|reweight`: the OSDs of the map; `osd tree`
+ * adds the PGs each OSD holds and leads, computed by placement (health.c);
+ * `osd map` places one object, as every client does. */
 #include "tools/cli/cli.h"
 
 #include <errno.h>
@@ -184,6 +185,74 @@ out_free:
     free(hosts);
     proto_map_destroy(map);
     return r;
+}
+
+static void map_json(const struct proto_map_pool *p, const char *name, const char *pgid,
+                     const int32_t *up, unsigned n)
+{
+    struct cli_json j;
+
+    cli_json_init(&j, stdout);
+    cli_json_obj_begin(&j, NULL);
+    cli_json_str(&j, "pool", p->name);
+    cli_json_int(&j, "pool_id", p->id);
+    cli_json_str(&j, "object", name);
+    cli_json_str(&j, "pgid", pgid);
+    cli_json_arr_begin(&j, "up");
+    for (unsigned i = 0; i < n; i++)
+        cli_json_int(&j, NULL, up[i]);
+    cli_json_arr_end(&j);
+    if (n)
+        cli_json_int(&j, "primary", up[0]);
+    else
+        cli_json_str(&j, "primary", NULL);
+    cli_json_obj_end(&j);
+    cli_json_finish(&j);
+}
+
+/* "pool 'p' (1) object 'o1' -> pg 1.1 -> up [1,0,2], primary osd.1" */
+static void map_text(const struct proto_map_pool *p, const char *name, const char *pgid,
+                     const int32_t *up, unsigned n)
+{
+    printf("pool '%s' (%d) object '%s' -> pg %s -> up [", p->name, p->id, name, pgid);
+    for (unsigned i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", up[i]);
+    if (n)
+        printf("], primary osd.%d\n", up[0]);
+    else
+        printf("], no primary\n");
+}
+
+/* `osd map POOL NAME`: computed from the map alone (protocol/placement.h);
+ * the object need not exist. */
+int cli_osd_map(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const struct proto_map_pool *p;
+    struct proto_map *map = NULL;
+    int32_t up[PROTO_PLACE_MAX_REPLICAS];
+    char pgid[32];
+    int r = cli_want_args(ctx, argc, argv, 2);
+
+    if (r != CLI_EXIT_OK)
+        return r;
+    size_t len = strlen(argv[1]);
+    if (len == 0 || len > CAIRN_OID_MAX)
+        return cli_usage(ctx, "bad object name: %zu bytes (1 to %u)", len, CAIRN_OID_MAX);
+    if ((r = cli_map(ctx, &map)) != CLI_EXIT_OK)
+        return r;
+    if (!(p = proto_map_pool_by_name(map, argv[0]))) {
+        proto_map_destroy(map);
+        return cli_fail(ctx, "pool '%s' does not exist", argv[0]);
+    }
+    uint32_t ps = proto_place_pg(p, argv[1], len);
+    unsigned n = proto_place_up(map, p, ps, up, PROTO_PLACE_MAX_REPLICAS);
+    cli_pgid_format(p->id, ps, pgid, sizeof(pgid));
+    if (ctx->json)
+        map_json(p, argv[1], pgid, up, n);
+    else
+        map_text(p, argv[1], pgid, up, n);
+    proto_map_destroy(map);
+    return CLI_EXIT_OK;
 }
 
 /* `osd in|out|rm ID`. */
