@@ -44,6 +44,8 @@ struct scrub_waiter {
     osd_scrub_done_fn fn;
     void *arg;
     bool deep;
+    bool fresh;                     /* came after a scheduled scrub had begun comparing:
+                                       gets a scrub of its own after it */
 };
 
 struct osd_scrub {
@@ -180,7 +182,8 @@ static void answer(struct scrub_waiter *w, struct osd_daemon *d, const struct os
 static struct osd_scrub *scrub_new(struct osd_daemon *d, struct osd_pg *pg, bool deep);
 
 /* Ends the scrub with @err (0: it compared everything) and answers. Deep
- * requests that came during a shallow scrub start a deep one. */
+ * requests that came during a shallow scrub, and requests that came while
+ * a scheduled one was under way, start another. */
 static void scrub_end(struct osd_scrub *sc, int err, const char *why)
 {
     struct osd_daemon *d = sc->d;
@@ -213,23 +216,28 @@ static void scrub_end(struct osd_scrub *sc, int err, const char *why)
         cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "%s pg %s: %s stopped: %s", d->opts.entity,
                   pg->coll, kind, why);
     }
+    bool later_deep = false;
     for (unsigned i = 0; i < sc->n_waiters; i++) {
-        if (err == 0 && sc->waiters[i].deep && !sc->deep)
-            later[n_later++] = sc->waiters[i];
-        else
-            answer(&sc->waiters[i], d, &res);
+        struct scrub_waiter *w = &sc->waiters[i];
+        if (err == 0 && (w->fresh || (w->deep && !sc->deep))) {
+            w->fresh = false;
+            later_deep |= w->deep;
+            later[n_later++] = *w;
+        } else {
+            answer(w, d, &res);
+        }
     }
     scrub_free(sc);
     osd__beacon_soon(d);
     if (n_later == 0)
         return;
-    struct osd_scrub *deep = scrub_new(d, pg, true);
+    struct osd_scrub *next = scrub_new(d, pg, later_deep);
     for (unsigned i = 0; i < n_later; i++) {
-        if (deep) {
-            deep->waiters[deep->n_waiters++] = later[i];
+        if (next) {
+            next->waiters[next->n_waiters++] = later[i];
         } else {
             struct osd_scrub_result busy = {.result = -ENOMEM};
-            snprintf(busy.message, sizeof(busy.message), "cannot start a deep scrub");
+            snprintf(busy.message, sizeof(busy.message), "cannot start a scrub");
             answer(&later[i], d, &busy);
         }
     }
@@ -541,7 +549,10 @@ void osd__scrub_request(struct osd_daemon *d, struct osd_pg *pg, bool deep, osd_
         fn(d, arg, &res);
         return;
     }
-    sc->waiters[sc->n_waiters++] = (struct scrub_waiter){fn, arg, deep};
+    /* Joining a scrub that compares already would report objects compared
+     * before the request; resends of a waiting request join freely. */
+    bool fresh = sc->scheduled && sc->n_waiters == 0 && (sc->cursor || sc->next || sc->inflight);
+    sc->waiters[sc->n_waiters++] = (struct scrub_waiter){fn, arg, deep, fresh};
 }
 
 void osd__scrub_abort(struct osd_daemon *d, struct osd_pg *pg, const char *why)
