@@ -39,6 +39,7 @@ struct osd_obj {
     unsigned muts;               /* running write ops */
     unsigned reads;              /* running read ops */
     unsigned kicking;            /* obj_kick frames on the stack (inv. 4) */
+    bool missing;                /* the primary lacks it: nothing starts (pg->missing) */
     size_t oid_len;
     char oid[PROTO_OSD_OID_MAX + 1];
 };
@@ -329,6 +330,13 @@ static uint32_t obj_bucket(const struct osd_pg *pg, const char *oid, size_t len)
     return (uint32_t)(h % OSD_OBJ_BUCKETS);
 }
 
+static bool pg_lacks(const struct osd_pg *pg, const char *oid)
+{
+    int64_t i = pg->missing_left ? osd__names_find(&pg->missing, oid) : -1;
+
+    return i >= 0 && !pg->missing_have[i];
+}
+
 static struct osd_obj *obj_get(struct osd_engine *e, struct osd_pg *pg, const char *oid)
 {
     size_t len = strlen(oid);
@@ -349,6 +357,7 @@ static struct osd_obj *obj_get(struct osd_engine *e, struct osd_pg *pg, const ch
     o->muts = o->reads = o->kicking = 0;
     o->oid_len = len;
     memcpy(o->oid, oid, len + 1);
+    o->missing = pg_lacks(pg, oid);
     o->next = *b;
     *b = o;
     return o;
@@ -382,7 +391,7 @@ static bool pg_allows(const struct osd_engine *e, const struct osd_op *op)
 
 static bool can_start(const struct osd_obj *o, const struct osd_op *op)
 {
-    if (!pg_allows(op->e, op))
+    if (!pg_allows(op->e, op) || o->missing)
         return false;
     if (!op->is_write)
         return o->muts == 0;
@@ -668,4 +677,56 @@ void osd__engine_internal_done(struct osd_op *op)
     osd__op_put(op);
     o->kicking--;
     obj_kick(e, o);
+}
+
+/* ---- what the primary itself lacks -------------------------------------------- */
+
+void osd__engine_pg_missing_set(struct osd_engine *e, struct osd_pg *pg, struct osd_names *names)
+{
+    osd__engine_pg_missing_clear(e, pg);
+    pg->missing = *names;
+    memset(names, 0, sizeof(*names));
+    pg->missing_have = calloc(pg->missing.n ? pg->missing.n : 1, 1);
+    CAIRN_ASSERT(pg->missing_have != NULL);
+    pg->missing_left = pg->missing.n;
+    struct osd_obj **v;
+    unsigned n = pg_objects(e, pg, &v);
+    for (unsigned i = 0; i < n; i++)
+        v[i]->missing = pg_lacks(pg, v[i]->oid);
+    pg_objects_unpin(e, v, n, false);
+}
+
+void osd__engine_pg_got(struct osd_engine *e, struct osd_pg *pg, const char *oid)
+{
+    int64_t i = pg->missing_left ? osd__names_find(&pg->missing, oid) : -1;
+    size_t len = strlen(oid);
+
+    if (i < 0 || pg->missing_have[i])
+        return;
+    pg->missing_have[i] = 1;
+    pg->missing_left--;
+    for (struct osd_obj *o = e->obj_buckets[obj_bucket(pg, oid, len)]; o; o = o->next) {
+        if (o->pg == pg && o->oid_len == len && memcmp(o->oid, oid, len) == 0) {
+            o->missing = false;
+            obj_kick(e, o);
+            return;
+        }
+    }
+}
+
+void osd__engine_pg_missing_clear(struct osd_engine *e, struct osd_pg *pg)
+{
+    bool had = pg->missing_left > 0;
+
+    osd__names_clear(&pg->missing);
+    free(pg->missing_have);
+    pg->missing_have = NULL;
+    pg->missing_left = 0;
+    if (!had)
+        return;
+    struct osd_obj **v;
+    unsigned n = pg_objects(e, pg, &v);
+    for (unsigned i = 0; i < n; i++)
+        v[i]->missing = false;
+    pg_objects_unpin(e, v, n, true);
 }

@@ -279,6 +279,23 @@ const struct osd_dup_entry *osd__dup_find(const struct osd_dup *dup, uint64_t cl
 int osd__dup_insert(struct osd_dup *dup, uint64_t client_id, uint64_t tid, const uint8_t *meta,
                     size_t meta_len);
 
+/* ---- names.c: a growable list of object names ---------------------------------- */
+
+struct osd_names {
+    char **v;                 /* each malloc'd */
+    uint32_t n, cap;
+};
+
+/* Appends a copy of @name (@len bytes). 0 or -ENOMEM. */
+int osd__names_add(struct osd_names *l, const char *name, size_t len);
+/* Sorts entries [@from, n) and drops repeats among them. */
+void osd__names_sort_unique(struct osd_names *l, uint32_t from);
+/* Drops entries [@from, n) greater than @end. */
+void osd__names_drop_after(struct osd_names *l, uint32_t from, const char *end);
+void osd__names_clear(struct osd_names *l);
+/* The index of @name in sorted @l, or -1. */
+int64_t osd__names_find(const struct osd_names *l, const char *name);
+
 /* ---- pg.c: the PG table --------------------------------------------------- */
 
 enum osd_coll_state {
@@ -333,6 +350,12 @@ struct osd_pg {
     struct osd_peering *peering;      /* primary: peering and recovery; else NULL */
     struct osd_deferred *deferred;    /* peer requests waiting for txns == 0 */
     uint64_t objects_recovered;       /* pushed or pulled since start */
+    /* Objects the primary itself still lacks after adopting a newer log:
+     * peering.c pulls them while the PG is active, and ops on them wait
+     * (engine.c). Sorted; have[i] once pulled. */
+    struct osd_names missing;
+    uint8_t *missing_have;
+    uint32_t missing_left;
     /* Scrub (scrub.c; docs/osd.md §7), primary only. */
     struct osd_scrub *scrub;          /* the scrub running, or NULL */
     uint32_t scrub_flags;             /* OSD_PGS_SCRUBBING (+ OSD_PGS_DEEP) while one runs */
@@ -416,6 +439,13 @@ void osd__engine_pg_kick(struct osd_engine *e, struct osd_pg *pg);
 /* Answers every op of @pg that waits in an object FIFO with @err (we lost
  * the PG). */
 void osd__engine_pg_fail_waiting(struct osd_engine *e, struct osd_pg *pg, int err);
+/* The primary of @pg lacks @names (sorted, unique; taken): ops on them wait
+ * until osd__engine_pg_got() (or osd__engine_pg_missing_clear()). */
+void osd__engine_pg_missing_set(struct osd_engine *e, struct osd_pg *pg, struct osd_names *names);
+/* @oid of @pg is here now: its ops may start. */
+void osd__engine_pg_got(struct osd_engine *e, struct osd_pg *pg, const char *oid);
+/* Forgets what @pg's primary lacked (a new peering round decides again). */
+void osd__engine_pg_missing_clear(struct osd_engine *e, struct osd_pg *pg);
 /* Queues an internal op on object @oid of @pg: @fn runs on the loop when
  * it may start (no mutation of the object in flight). -EAGAIN when no op
  * is free. */
@@ -440,21 +470,6 @@ void osd__pg_txn_done(struct osd_pg *pg);
 extern uint64_t (*osd__pg_missing_hook)(const struct osd_pg *pg);
 /* Set by the daemon: runs @pg's deferred peer requests once txns == 0. */
 extern void (*osd__pg_drained_hook)(struct osd_pg *pg);
-
-/* ---- names.c: a growable list of object names ---------------------------------- */
-
-struct osd_names {
-    char **v;                 /* each malloc'd */
-    uint32_t n, cap;
-};
-
-/* Appends a copy of @name (@len bytes). 0 or -ENOMEM. */
-int osd__names_add(struct osd_names *l, const char *name, size_t len);
-/* Sorts entries [@from, n) and drops repeats among them. */
-void osd__names_sort_unique(struct osd_names *l, uint32_t from);
-/* Drops entries [@from, n) greater than @end. */
-void osd__names_drop_after(struct osd_names *l, uint32_t from, const char *end);
-void osd__names_clear(struct osd_names *l);
 
 /* ---- objstate.c: whole objects for recovery ---------------------------------- */
 

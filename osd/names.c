@@ -61,3 +61,20 @@ void osd__names_clear(struct osd_names *l)
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
+
+int64_t osd__names_find(const struct osd_names *l, const char *name)
+{
+    uint32_t lo = 0, hi = l->n;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(l->v[mid], name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}

@@ -113,6 +113,8 @@ static void pg_free(struct osd_pg *pg)
 {
     osd__dup_fini(&pg->dup);
     osd__pglog_free(&pg->log);
+    osd__names_clear(&pg->missing);
+    free(pg->missing_have);
     free(pg);
 }
 

@@ -79,7 +79,7 @@ static uint64_t pg_missing(const struct osd_pg *pg)
             n += rp->mode == OSD_REP_BACKFILL && !rp->scan_all ? pg->log.info.objects + 1
                                                                : rp->todo.n - rp->next + rp->inflight;
     }
-    return n;
+    return n + pg->missing_left;
 }
 
 static void remove_cb(int result, struct proto_frame *f, void *arg)
@@ -122,7 +122,7 @@ static void update_state(struct osd_peering *p)
 {
     struct osd_pg *pg = p->pg;
     uint32_t st = OSD_PGS_ACTIVE;
-    bool recovering = false, backfilling = false;
+    bool recovering = pg->missing_left > 0, backfilling = false;
 
     for (unsigned i = 0; i < p->n_reps; i++) {
         if (p->reps[i].done)
@@ -145,6 +145,11 @@ static void update_state(struct osd_peering *p)
     osd__peering_set_state(p, st);
     if (st & OSD_PGS_CLEAN)
         remove_strays(p);
+}
+
+void osd__recovery_update_state(struct osd_peering *p)
+{
+    update_state(p);
 }
 
 /* ---- pushes -------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
  * until it closes and by each op that will answer on it, so a reply to a
  * closed connection is dropped instead of touching freed memory. */
 #include "osd/internal.h"
+#include "osd/pgstat.h"
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -294,6 +295,10 @@ static void handle_list(struct osd_daemon *d, struct osd_sess *s, const struct p
         rep.result = -EINVAL;
     } else if ((rep.result = pg_check(d, l.epoch, l.pool, l.pg, &pg, why, sizeof(why))) < 0) {
         cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_OSD, "list refused: %s", why);
+    } else if (!(pg->state & (OSD_PGS_ACTIVE | OSD_PGS_PEERED)) || pg->missing_left) {
+        /* Our store does not hold the PG's newest names yet (peering, or
+         * objects we still pull): the client backs off and asks again. */
+        rep.result = -ESTALE;
     } else {
         uint32_t max = l.max && l.max < PROTO_OSD_LIST_MAX ? l.max : PROTO_OSD_LIST_MAX;
         nm.buf = malloc((size_t)max * (PROTO_OSD_OID_MAX + 1));

@@ -608,6 +608,58 @@ static void test_osd_hold_orders_ops(void **state)
     assert_int_equal(osd__engine_ops_in_use(t->e), base_ops);
 }
 
+/* ---- objects the primary lacks (pulled while the PG is active) ---- */
+
+/* Ops on an object the primary lacks wait until it arrives; other objects
+ * are served meanwhile; forgetting the set releases what waits. */
+static void test_osd_lacking_objects_wait(void **state)
+{
+    struct t_env *t = *state;
+    struct proto_osd_reply rep;
+    struct osd_names lack = {0};
+    uint8_t block[4096];
+
+    memset(block, 'm', sizeof(block));
+    assert_int_equal(osd__names_add(&lack, "gone1", 5), 0);
+    assert_int_equal(osd__names_add(&lack, "gone2", 5), 0);
+    osd__names_sort_unique(&lack, 0);
+    osd__engine_pg_missing_set(t->e, t->pg, &lack);
+    assert_int_equal(t->pg->missing_left, 2);
+
+    struct t_op o = t_op_new(t, "gone1");
+    t_write(&o, PROTO_OSD_WRITE, 0, block, sizeof(block));
+    uint64_t w1 = t_submit(t, &o);
+    o = t_op_new(t, "gone2");
+    t_step(&o, PROTO_OSD_STAT);
+    uint64_t r2 = t_submit(t, &o);
+    o = t_op_new(t, "here");
+    t_write(&o, PROTO_OSD_WRITE, 0, block, sizeof(block));
+    uint64_t w3 = t_submit(t, &o);
+    t_wait(t, w3, &rep); /* not held up */
+    assert_int_equal(rep.result, 0);
+    proto_osd_reply_release(&rep);
+
+    struct t_wait w = {.t = t, .txid = w1, .count = 1};
+    struct event *tick = evtimer_new(t->base, t_noop_cb, NULL);
+    struct timeval tv = {0, 250000};
+    evtimer_add(tick, &tv);
+    assert_false(t_loop_until(t->base, t_have_reply, &w, 200));
+    event_free(tick);
+
+    osd__engine_pg_got(t->e, t->pg, "gone1");
+    assert_int_equal(t->pg->missing_left, 1);
+    t_wait(t, w1, &rep);
+    assert_int_equal(rep.result, 0);
+    proto_osd_reply_release(&rep);
+    w.txid = r2;
+    assert_false(t_have_reply(&w));
+    osd__engine_pg_missing_clear(t->e, t->pg);
+    t_wait(t, r2, &rep);
+    assert_int_equal(rep.result, -ENOENT);
+    proto_osd_reply_release(&rep);
+    assert_int_equal(t->pg->missing_left, 0);
+}
+
 static void test_osd_duplicate_answered_once(void **state)
 {
     struct t_env *t = *state;
@@ -675,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_osd_blind_writes_then_counter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_osd_duplicate_answered_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_osd_hold_orders_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_osd_lacking_objects_wait, setup, teardown),
         cmocka_unit_test(test_osd_dup_table_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
