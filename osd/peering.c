@@ -9,10 +9,13 @@
  *              a complete one (last_complete == last_update), us, then an
  *              acting member. Newest copy incomplete everywhere: INCOMPLETE,
  *              retried every OSD_INCOMPLETE_RETRY_MS
- *   PULL       when the authority is another OSD: fetch its log (LOG_GET),
- *              copy what we lack (log-based: the objects of its entries
- *              newer than our last_complete; else everything it and we
- *              hold: a full scan), adopt its log
+ *   PULL       when the authority is another OSD: fetch its log (LOG_GET).
+ *              Log-based (our copy continues its log): adopt its log at
+ *              once, keeping our last_complete, mark the objects of its
+ *              entries newer than that as lacking (ops on them wait) and
+ *              go on to ACTIVATE, pulling them while active. Otherwise
+ *              copy everything it and we hold (a full scan) first, then
+ *              adopt its log
  *   ACTIVATE   every replica: clean (same last_update, complete), log-based
  *              (its last_update is in our log and its last_complete not
  *              older than our tail: it gets our newer entries), or
@@ -337,12 +340,61 @@ void osd__peering_on_drained(struct osd_daemon *d, struct osd_pg *pg)
 
 /* ---- PULL: we are behind ------------------------------------------------------------ */
 
+static void pull_next(struct osd_peering *p);
+
+static bool pulling(const struct osd_peering *p)
+{
+    return p->step == OSD_PEER_PULL || p->pull_active;
+}
+
 static void pull_fail(struct osd_peering *p, const char *what, int r)
 {
     cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s pg %s: %s from osd.%d failed: %s; peering again",
               p->d->opts.entity, p->pg->coll, what, p->auth, strerror(-r));
+    if (p->pull_active) {
+        p->pull_active = false; /* the next round computes again what we lack */
+        osd__peering_request(p->d, p->pg);
+        return;
+    }
     p->step = OSD_PEER_INCOMPLETE;
     arm_timer(p, 1000);
+}
+
+static void complete_done(int result, void *arg)
+{
+    struct preq *q = arg;
+    struct osd_peering *p = osd__preq_peering(q);
+
+    if (p && result < 0)
+        osd__peering_request(p->d, p->pg);
+    free(q);
+}
+
+/* The last object we lacked arrived while active: our copy is complete
+ * again, up to the newest entry (writes since activation included). */
+static void pull_active_done(struct osd_peering *p)
+{
+    struct osd_pg *pg = p->pg;
+    struct osd_txn *txn = osd_txn_create(pg->coll);
+    struct preq *q = osd__preq_new(p, 0, NULL);
+
+    p->pull_active = false;
+    pg->log.info.last_complete = pg->log.info.last_update;
+    int r = txn && q ? osd__pglog_write_info(pg, txn) : -ENOMEM;
+    if (r == 0) {
+        r = osd__pg_queue_txn(p->d->engine, pg, txn, complete_done, q);
+        txn = NULL;
+        q = r == 0 ? NULL : q;
+    }
+    if (txn)
+        osd_txn_destroy(txn);
+    free(q);
+    if (r < 0)
+        osd__peering_request(p->d, pg);
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "%s pg %s: pulled the %u objects it lacked from osd.%d",
+              p->d->opts.entity, pg->coll, p->pull.n, p->auth);
+    if (p->step == OSD_PEER_ACTIVE)
+        osd__recovery_update_state(p); /* else activated() computes it */
 }
 
 static void adopt_done(struct osd_peering *p, int r)
@@ -357,8 +409,10 @@ static void adopt_done(struct osd_peering *p, int r)
     osd__peering_activate(p);
 }
 
-/* Every object copied: our log becomes the authority's. */
-static void adopt_log(struct osd_peering *p)
+/* Our log becomes the authority's, durably. Complete when every object
+ * was copied; else last_complete stays where our objects end, so that a
+ * restart knows what we still lack. */
+static int adopt_log_at(struct osd_peering *p, uint64_t last_complete)
 {
     struct osd_pg *pg = p->pg;
     struct osd_txn *txn = osd_txn_create(pg->coll);
@@ -369,7 +423,7 @@ static void adopt_log(struct osd_peering *p)
                                p->auth_log.info.log_tail);
     if (r == 0) {
         pg->log.info.last_update = p->auth_log.info.last_update;
-        pg->log.info.last_complete = p->auth_log.info.last_update;
+        pg->log.info.last_complete = last_complete;
         r = osd__pglog_write_info(pg, txn);
     }
     if (r == 0)
@@ -381,22 +435,61 @@ static void adopt_log(struct osd_peering *p)
         pg->log_loaded = false;
         (void)osd__pglog_load(p->d->engine, pg);
     }
-    adopt_done(p, r);
+    return r;
 }
 
-static void pull_next(struct osd_peering *p);
+/* Every object copied: our log becomes the authority's. */
+static void adopt_log(struct osd_peering *p)
+{
+    adopt_done(p, adopt_log_at(p, p->auth_log.info.last_update));
+}
+
+/* Log-based catch-up without waiting: we take the authority's log now,
+ * mark the objects of the entries we miss as lacking (their ops wait until
+ * each is pulled, osd__engine_pg_got), activate, and pull them while the
+ * PG serves every other object. */
+static void adopt_and_activate(struct osd_peering *p)
+{
+    struct osd_pg *pg = p->pg;
+    struct osd_names lack = {0};
+    int r = 0;
+
+    osd__names_sort_unique(&p->pull, 0);
+    for (uint32_t i = 0; i < p->pull.n && r == 0; i++)
+        r = osd__names_add(&lack, p->pull.v[i], strlen(p->pull.v[i]));
+    if (r == 0)
+        r = adopt_log_at(p, pg->log.info.last_complete);
+    if (r < 0) {
+        osd__names_clear(&lack);
+        pull_fail(p, "adopting the log", r);
+        return;
+    }
+    cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD,
+              "%s pg %s: took osd.%d's log to %llu; activating while pulling %u objects",
+              p->d->opts.entity, pg->coll, p->auth, (unsigned long long)pg->log.info.last_update,
+              p->pull.n);
+    osd__engine_pg_missing_set(p->d->engine, pg, &lack);
+    p->next_pull = 0;
+    p->pull_inflight = 0;
+    p->pull_active = true;
+    unsigned gen = p->gen;
+    osd__peering_activate(p);
+    if (p->gen == gen && p->pull_active)
+        pull_next(p); /* with nothing to pull, this completes our copy at once */
+}
 
 static void pulled(int result, void *arg)
 {
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
 
-    if (p && p->step == OSD_PEER_PULL) {
+    if (p && pulling(p)) {
         p->pull_inflight--;
         if (result < 0) {
             pull_fail(p, q->oid, result);
         } else {
             p->pg->objects_recovered++;
+            osd__engine_pg_got(p->d->engine, p->pg, q->oid);
             pull_next(p);
         }
     }
@@ -410,7 +503,7 @@ static void pull_cb(int result, struct proto_frame *f, void *arg)
     struct proto_osd_peer m;
     int r = osd__peer_reply_decode(result, f, &m);
 
-    if (p && p->step == OSD_PEER_PULL) {
+    if (p && pulling(p)) {
         struct osd_txn *txn = r == 0 ? osd_txn_create(p->pg->coll) : NULL;
         if (r == 0 && !txn)
             r = -ENOMEM;
@@ -432,8 +525,7 @@ static void pull_cb(int result, struct proto_frame *f, void *arg)
 
 static void pull_next(struct osd_peering *p)
 {
-    while (p->step == OSD_PEER_PULL && p->next_pull < p->pull.n &&
-           p->pull_inflight < p->d->recovery_max) {
+    while (pulling(p) && p->next_pull < p->pull.n && p->pull_inflight < p->d->recovery_max) {
         const char *oid = p->pull.v[p->next_pull++];
         struct proto_osd_peer m;
         proto_osd_peer_init(&m);
@@ -451,7 +543,11 @@ static void pull_next(struct osd_peering *p)
         }
         p->pull_inflight++;
     }
-    if (p->step == OSD_PEER_PULL && p->next_pull == p->pull.n && p->pull_inflight == 0)
+    if (p->next_pull < p->pull.n || p->pull_inflight)
+        return;
+    if (p->pull_active)
+        pull_active_done(p);
+    else if (p->step == OSD_PEER_PULL)
         adopt_log(p);
 }
 
@@ -553,7 +649,7 @@ static void log_get_cb(int result, struct proto_frame *f, void *arg)
         if (r < 0)
             pull_fail(p, "the log", r);
         else
-            pull_begin(p);
+            adopt_and_activate(p);
         return;
     }
     /* Backfill ourselves: everything either side holds. */
@@ -598,6 +694,8 @@ static void peering_restart(struct osd_peering *p)
 
     osd__scrub_abort(d, pg, "is peering again");
     osd__engine_pg_abandon_repops(d->engine, pg);
+    osd__engine_pg_missing_clear(d->engine, pg);
+    p->pull_active = false;
     osd__recovery_clear(p);
     proto_osd_peer_release(&p->auth_log);
     proto_osd_peer_init(&p->auth_log);
@@ -646,6 +744,7 @@ static void peering_stop(struct osd_daemon *d, struct osd_pg *pg)
 {
     osd__scrub_abort(d, pg, "is no longer ours");
     osd__engine_pg_abandon_repops(d->engine, pg);
+    osd__engine_pg_missing_clear(d->engine, pg);
     peering_free(pg->peering);
     pg->peering = NULL;
     pg->state = 0;

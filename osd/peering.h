@@ -65,6 +65,8 @@ struct osd_peering {
     struct osd_names pull; /* objects to pull from the authority */
     uint32_t next_pull;
     unsigned pull_inflight;
+    bool pull_active;      /* pulls go on while the PG is active (pg->missing gates
+                              the objects we still lack) */
     struct osd_replica reps[PROTO_PLACE_MAX_REPLICAS];
     unsigned n_reps;
     unsigned activations_left;
@@ -88,6 +90,8 @@ void osd__peering_set_state(struct osd_peering *p, uint32_t state);
 void osd__peering_activate(struct osd_peering *p);
 /* Forgets the replicas' recovery state (a new round, or the end). */
 void osd__recovery_clear(struct osd_peering *p);
+/* Recomputes the PG's state from its replicas and what we still lack. */
+void osd__recovery_update_state(struct osd_peering *p);
 
 /* boot.c: sends a beacon soon (PG states changed). */
 void osd__beacon_soon(struct osd_daemon *d);
