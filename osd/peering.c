@@ -393,8 +393,10 @@ static void pull_active_done(struct osd_peering *p)
         osd__peering_request(p->d, pg);
     cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "%s pg %s: pulled the %u objects it lacked from osd.%d",
               p->d->opts.entity, pg->coll, p->pull.n, p->auth);
-    if (p->step == OSD_PEER_ACTIVE)
-        osd__recovery_update_state(p); /* else activated() computes it */
+    if (p->step == OSD_PEER_ACTIVE) { /* else activated() does both */
+        osd__recovery_update_state(p);
+        osd__recovery_kick(p);
+    }
 }
 
 static void adopt_done(struct osd_peering *p, int r)

@@ -92,6 +92,8 @@ void osd__peering_activate(struct osd_peering *p);
 void osd__recovery_clear(struct osd_peering *p);
 /* Recomputes the PG's state from its replicas and what we still lack. */
 void osd__recovery_update_state(struct osd_peering *p);
+/* Starts what recovery may start now (our own pulls ended). */
+void osd__recovery_kick(struct osd_peering *p);
 
 /* boot.c: sends a beacon soon (PG states changed). */
 void osd__beacon_soon(struct osd_daemon *d);

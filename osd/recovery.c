@@ -152,6 +152,11 @@ void osd__recovery_update_state(struct osd_peering *p)
     update_state(p);
 }
 
+void osd__recovery_kick(struct osd_peering *p)
+{
+    pump(p);
+}
+
 /* ---- pushes -------------------------------------------------------------------------- */
 
 static void recovered_cb(int result, struct proto_frame *f, void *arg)
@@ -312,7 +317,9 @@ static void pump(struct osd_peering *p)
         if (rp->next < rp->todo.n || rp->inflight)
             continue;
         if (rp->mode == OSD_REP_BACKFILL && !rp->scan_all) {
-            if (!rp->scanning)
+            /* Backfill walks our own names: not before we hold every
+             * object (osd__recovery_kick once our pulls are done). */
+            if (!rp->scanning && p->pg->missing_left == 0)
                 scan_rep(p, i);
             continue;
         }
