@@ -541,6 +541,8 @@ int osd__peer_send(struct osd_daemon *d, int32_t osd, struct proto_osd_peer *m, 
 /* Decodes a PROTO_MSG_OSD_PEER reply: 0 with @m filled (release it), or the
  * transport's or the peer's error. */
 int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_peer *m);
+/* The same, then frees @f (the decoded @m does not point into it). */
+int osd__peer_reply_take(int result, struct proto_frame *f, struct proto_osd_peer *m);
 
 /* ---- objcheck.c: comparing and repairing one object's copies (docs/osd.md §7) -- */
 

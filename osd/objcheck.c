@@ -123,10 +123,8 @@ static void push_cb(int result, struct proto_frame *f, void *arg)
 {
     struct check_req *rq = arg;
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     proto_osd_peer_release(&m);
     repair_step_done(rq->ck, r);
 }
@@ -291,7 +289,7 @@ static void digest_cb(int result, struct proto_frame *f, void *arg)
     struct check_req *rq = arg;
     struct obj_check *ck = rq->ck;
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
     if (r == 0 && (m.oid.len != strlen(ck->oid) || memcmp(m.oid.p, ck->oid, m.oid.len) != 0))
         r = -EPROTO;
@@ -305,8 +303,6 @@ static void digest_cb(int result, struct proto_frame *f, void *arg)
             .read_error = m.read_error};
     }
     proto_osd_peer_release(&m);
-    if (f)
-        proto_frame_free(f);
     if (--ck->pending == 0)
         compare(ck);
 }

@@ -145,6 +145,15 @@ int osd__peer_reply_decode(int result, struct proto_frame *f, struct proto_osd_p
     return 0;
 }
 
+int osd__peer_reply_take(int result, struct proto_frame *f, struct proto_osd_peer *m)
+{
+    int r = osd__peer_reply_decode(result, f, m);
+
+    if (f)
+        proto_frame_free(f);
+    return r;
+}
+
 /* ---- state ---------------------------------------------------------------------------- */
 
 static void peering_free(struct osd_peering *p)
@@ -209,10 +218,8 @@ static void query_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (p && p->step == OSD_PEER_GET_INFO) {
         struct osd_peer_info *pi = &p->infos[q->idx];
         if (r == 0 && m.has_info) {
@@ -599,10 +606,8 @@ static void scan_pull_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (p && p->step == OSD_PEER_PULL) {
         for (uint32_t i = 0; r == 0 && i < m.n_names; i++)
             r = pull_add(p, (const char *)m.names[i].p, m.names[i].len);
@@ -622,10 +627,8 @@ static void log_get_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     free(q);
     if (!p || p->step != OSD_PEER_PULL) {
         proto_osd_peer_release(&m);

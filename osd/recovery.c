@@ -85,10 +85,8 @@ static uint64_t pg_missing(const struct osd_pg *pg)
 static void remove_cb(int result, struct proto_frame *f, void *arg)
 {
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (r < 0 && r != -EBUSY)
         cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD, "removing a stray copy failed: %s", strerror(-r));
     proto_osd_peer_release(&m);
@@ -164,10 +162,8 @@ static void recovered_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (p) {
         struct osd_replica *rp = &p->reps[osd__preq_idx(q)];
         if (r < 0) {
@@ -219,10 +215,8 @@ static void push_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (p) {
         struct osd_replica *rp = &p->reps[osd__preq_idx(q)];
         rp->inflight--;
@@ -359,10 +353,8 @@ static void scan_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (!p) {
         proto_osd_peer_release(&m);
         free(q);
@@ -464,10 +456,8 @@ static void activate_cb(int result, struct proto_frame *f, void *arg)
     struct preq *q = arg;
     struct osd_peering *p = osd__preq_peering(q);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     if (p && p->step == OSD_PEER_ACTIVATING) {
         struct osd_replica *rp = &p->reps[osd__preq_idx(q)];
         if (r < 0) {
@@ -604,10 +594,8 @@ static void repop_cb(int result, struct proto_frame *f, void *arg)
 {
     struct repop_req *q = arg;
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
 
-    if (f)
-        proto_frame_free(f);
     proto_osd_peer_release(&m);
     if (r < 0) {
         struct osd_pg *pg = osd__pg_lookup(q->d->engine, q->pool, q->ps);

@@ -405,11 +405,9 @@ static void scan_cb(int result, struct proto_frame *f, void *arg)
     struct scrub_ticket *t = arg;
     struct osd_scrub *sc = scrub_of(t);
     struct proto_osd_peer m;
-    int r = osd__peer_reply_decode(result, f, &m);
+    int r = osd__peer_reply_take(result, f, &m);
     bool beyond = false;
 
-    if (f)
-        proto_frame_free(f);
     if (!sc)
         goto out;
     sc->scans--;
