@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A fourth OSD added to a full size-3 cluster takes about a quarter of the
-# PG replicas, the data moves with them, and every object still verifies.
+# PG replicas, the data moves with them, and every object still verifies;
+# a lower weight moves replicas away again.
 #
 # 3 OSDs on 3 hosts, a size-3 pool of 128 PGs, 300 objects written; then
 # osd.3 is added on host3 (config section, key from `cairn auth add`,
@@ -8,7 +9,9 @@
 # OSDs, osd.3 must hold 15-35% of the PG replicas (`cairn osd tree`
 # counts; the total stays 128 x 3) and as many must have moved (per PG from
 # `cairn pg ls` when the CLI has it), and every object must read back as
-# written.
+# written. Then osd.0 is reweighted to 0.5: it must lose at least 15% of its
+# PG replicas, the cluster must become clean again, every object must still
+# read back, and a deep scrub of the pool must find every copy equal.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -68,5 +71,21 @@ log "osd.3 holds $new of $replicas PG replicas; $moved replicas moved"
 ((moved * 100 >= replicas * 15 && moved * 100 <= replicas * 35)) ||
     fail "$moved of $replicas PG replicas moved, not 15-35%"
 objects_verify "$DIR/journal" "after osd.3 joined"
+
+# A lower weight moves PG replicas off an OSD, with their data.
+phase "reweight osd.0 to 0.5"
+held=$(awk '$1 == 0 { print $2 }' <<<"$after_pgs")
+cairn osd reweight 0 0.5 >/dev/null || fail "osd reweight 0 0.5"
+wait_clean 180 4
+reweighted=$(osd_pgs)
+log "PG replicas per OSD after the reweight: $(tr '\n' ' ' <<<"$reweighted")"
+now=$(awk '$1 == 0 { print $2 }' <<<"$reweighted")
+total=$(awk '{ s += $2 } END { print s }' <<<"$reweighted")
+((total == replicas)) || fail "the OSDs hold $total PG replicas after the reweight, not $replicas"
+((now * 100 <= held * 85)) || fail "osd.0 holds $now PG replicas at weight 0.5 (was $held at 1.0)"
+objects_verify "$DIR/journal" "after osd.0 was reweighted"
+scrub=$(cairn --json pg deep-scrub --pool $POOL) || fail "deep scrub after the moves: $scrub"
+bad=$(json 'sum(p["inconsistent"] for p in j)' <<<"$scrub")
+((bad == 0)) || fail "deep scrub found $bad inconsistent objects after the moves"
 phase finished
-log "ok: osd.3 took $new of $replicas PG replicas"
+log "ok: osd.3 took $new of $replicas PG replicas; osd.0 went from $held to $now at weight 0.5"
