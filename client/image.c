@@ -16,6 +16,7 @@
  * the new size, so data past a shrink never reappears on a later grow. */
 #include "client/internal.h"
 #include "common/assert.h"
+#include "common/bytes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -61,21 +62,6 @@ void cairn__image_data_oid(char *buf, uint64_t id, uint64_t objno)
 static void header_oid(char *buf, uint64_t id)
 {
     snprintf(buf, CAIRN__IMAGE_OID_MAX, "image_header.%016" PRIx64, id);
-}
-
-static void le64_put(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t le_get(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 /* Parses a directory value: 16 lowercase hex digits. -EBADMSG otherwise. */
@@ -169,9 +155,9 @@ static int header_read(struct cairn *c, int32_t pool, const char *oid, struct he
         return r;
     if (lens[0] != 8 || lens[1] != 4 || lens[2] != 8)
         return -EBADMSG;
-    h->size = le_get(size, 8);
-    h->object_size = (uint32_t)le_get(os, 4);
-    h->created_ns = le_get(created, 8);
+    h->size = cairn_get_le(size, 8);
+    h->object_size = (uint32_t)cairn_get_le(os, 4);
+    h->created_ns = cairn_get_le(created, 8);
     if (h->size > CAIRN_IMAGE_SIZE_MAX || !object_size_is_valid(h->object_size))
         return -EBADMSG;
     return 0;
@@ -188,9 +174,9 @@ static int header_create(struct cairn *c, int32_t pool, uint64_t id, const char 
     int r = op ? 0 : -ENOMEM;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    le64_put(size_le, size);
-    le64_put(os_le, os);
-    le64_put(created_le, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    cairn_put_le64(size_le, size);
+    cairn_put_le64(os_le, os);
+    cairn_put_le64(created_le, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
     header_oid(oid, id);
     if (r == 0)
         r = cairn_op_create_object(op, true);
@@ -527,8 +513,8 @@ static int header_set_size(struct cairn_image *img, uint64_t old, uint64_t size)
     struct cairn_op *op = cairn_op_create();
     int r = op ? 0 : -ENOMEM;
 
-    le64_put(old_le, old);
-    le64_put(size_le, size);
+    cairn_put_le64(old_le, old);
+    cairn_put_le64(size_le, size);
     if (r == 0)
         r = cairn_op_cmpxattr(op, "size", old_le, 8);
     if (r == 0)

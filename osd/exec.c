@@ -14,6 +14,7 @@
 #include "osd/internal.h"
 
 #include "common/assert.h"
+#include "common/bytes.h"
 #include "common/crc32c.h"
 #include "common/log.h"
 
@@ -209,21 +210,6 @@ static void xattr_name(char out[OSD_STORE_XATTR_NAME_MAX + 1], const void *name,
     out[p + len] = '\0';
 }
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
 /* Loads existence, size, mtime and version. 0 or a store error. */
 static int load_state(struct exec *x)
 {
@@ -239,7 +225,7 @@ static int load_state(struct exec *x)
         return r;
     r = osd_store_getxattr(x->store, x->coll, x->oid, OSD_VERSION_XATTR, v, sizeof(v), &len);
     if (r == 0 && len == 8)
-        x->version = le64(v);
+        x->version = cairn_get_le64(v);
     return r == -ENODATA || r == -ERANGE ? 0 : r;
 }
 
@@ -616,7 +602,7 @@ static int step_number(struct exec *x, uint32_t i, struct proto_osd_step_result 
     if (r == 0 && len != 8)
         return step_fail(x, i, -EINVAL, "the xattr holds %zu bytes, not an 8-byte number", len);
     if (r == 0)
-        cur = le64(v);
+        cur = cairn_get_le64(v);
     if (s->type == PROTO_OSD_COUNTER_ADD) {
         int64_t sum;
         if (__builtin_add_overflow((int64_t)cur, s->delta, &sum))
@@ -628,7 +614,7 @@ static int step_number(struct exec *x, uint32_t i, struct proto_osd_step_result 
     }
     res->num = (int64_t)next;
     struct pend *p = pend_add(x, P_XATTR, s->name, s->name_len, NULL, 8);
-    put_le64(p->num, next);
+    cairn_put_le64(p->num, next);
     p->value = p->num;
     return built(x, i, txn_setxattr(x, s->name, s->name_len, p->num, 8));
 }
@@ -884,7 +870,7 @@ static enum osd_exec_state exec_commit(struct exec *x)
 
     op->reply.version = x->cur_exists ? version : 0; /* 0: removed by the op */
     if (x->cur_exists) {
-        put_le64(v, version);
+        cairn_put_le64(v, version);
         r = osd_txn_setxattr(x->txn, x->oid, OSD_VERSION_XATTR, v, sizeof(v));
     }
     if (r == 0 && pg->log_loaded)

@@ -2,8 +2,10 @@
  * xattrs (its version among them) and omap from the store, and replace an
  * object by such a state in one transaction. Pushes, pulls and backfill
  * copy objects this way; scrub digests them (§8). Loop thread only. */
-#include "common/crc32c.h"
 #include "osd/internal.h"
+
+#include "common/bytes.h"
+#include "common/crc32c.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -154,8 +156,7 @@ static int digest_kv_fn(const void *k, size_t kl, const void *v, size_t vl, void
     c->crc = cairn_crc32c(c->crc, v, vl);
     if (c->xattrs && kl == strlen(OSD_VERSION_XATTR) && memcmp(k, OSD_VERSION_XATTR, kl) == 0 &&
         vl == 8)
-        for (unsigned b = 0; b < 8; b++)
-            c->version |= (uint64_t)((const uint8_t *)v)[b] << (8 * b);
+        c->version = cairn_get_le64(v);
     return 0;
 }
 

@@ -14,6 +14,7 @@
  * (prev == our last_update): a replica never has holes in its log. */
 #include "osd/internal.h"
 
+#include "common/bytes.h"
 #include "common/log.h"
 #include "protocol/msg_types.h"
 #include "protocol/msgr.h"
@@ -303,8 +304,7 @@ static void on_scan(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, str
         size_t len = 0;
         if (osd_store_getxattr(d->store, pg->coll, (const char *)c.names[i].p, OSD_VERSION_XATTR,
                                v, sizeof(v), &len) == 0 && len == 8)
-            for (unsigned b = 0; b < 8; b++)
-                c.versions[i] |= (uint64_t)v[b] << (8 * b);
+            c.versions[i] = cairn_get_le64(v);
     }
     proto_osd_peer_init(&r);
     r.op = m->op;

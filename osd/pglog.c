@@ -12,6 +12,7 @@
  * restart or a failover). Loop thread only. */
 #include "osd/internal.h"
 
+#include "common/bytes.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -22,20 +23,6 @@
 #define INFO_FMT 1u
 #define ENTRY_FMT 1u
 #define INFO_LEN (1u + 4u * 8u)
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
 
 static void entry_key(uint64_t version, uint8_t key[9])
 {
@@ -111,8 +98,8 @@ static int entry_encode(const struct proto_pg_log_entry *ent, uint8_t **out, siz
         return -ENOMEM;
     *p++ = ENTRY_FMT;
     *p++ = (uint8_t)ent->op;
-    put64(p, ent->client_id), p += 8;
-    put64(p, ent->tid), p += 8;
+    cairn_put_le64(p, ent->client_id), p += 8;
+    cairn_put_le64(p, ent->tid), p += 8;
     *p++ = (uint8_t)ent->oid.len;
     *p++ = (uint8_t)(ent->oid.len >> 8);
     memcpy(p, ent->oid.p, ent->oid.len), p += ent->oid.len;
@@ -134,8 +121,8 @@ static int entry_decode(const uint8_t *key, size_t klen, const uint8_t *v, size_
     for (unsigned i = 1; i < 9; i++)
         ent->version = ent->version << 8 | key[i];
     ent->op = v[1];
-    ent->client_id = get64(v + 2);
-    ent->tid = get64(v + 10);
+    ent->client_id = cairn_get_le64(v + 2);
+    ent->tid = cairn_get_le64(v + 10);
     size_t oid_len = v[18] | (size_t)v[19] << 8;
     if (20 + oid_len + 4 > vlen)
         return -EIO;
@@ -154,10 +141,10 @@ int osd__pglog_write_info(struct osd_pg *pg, struct osd_txn *txn)
     uint8_t b[INFO_LEN];
 
     b[0] = INFO_FMT;
-    put64(b + 1, in->last_update);
-    put64(b + 9, in->last_complete);
-    put64(b + 17, in->log_tail);
-    put64(b + 25, in->act_epoch);
+    cairn_put_le64(b + 1, in->last_update);
+    cairn_put_le64(b + 9, in->last_complete);
+    cairn_put_le64(b + 17, in->log_tail);
+    cairn_put_le64(b + 25, in->act_epoch);
     return osd_txn_setxattr(txn, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b));
 }
 
@@ -322,10 +309,10 @@ int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
         return r < 0 ? r : -EIO;
     }
     log->info = (struct proto_pg_info){.exists = true,
-                                       .last_update = get64(b + 1),
-                                       .last_complete = get64(b + 9),
-                                       .log_tail = get64(b + 17),
-                                       .act_epoch = get64(b + 25)};
+                                       .last_update = cairn_get_le64(b + 1),
+                                       .last_complete = cairn_get_le64(b + 9),
+                                       .log_tail = cairn_get_le64(b + 17),
+                                       .act_epoch = cairn_get_le64(b + 25)};
     struct load_ctx c = {.pg = pg};
     r = osd_store_omap_list(st, pg->coll, OSD_PGMETA_OID, NULL, 0, 0, load_entry, &c, &more);
     if (r < 0 || c.err < 0) {

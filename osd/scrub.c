@@ -18,6 +18,7 @@
 #include "osd/pgstat.h"
 #include "protocol/pgstat.h"
 
+#include "common/bytes.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -108,21 +109,6 @@ static bool pg_scrubbable(const struct osd_pg *pg)
            (pg->state & (OSD_PGS_ACTIVE | OSD_PGS_CLEAN)) == (OSD_PGS_ACTIVE | OSD_PGS_CLEAN);
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* Reads the stamps of the last scrubs (once per PG). */
 static void stamps_load(struct osd_daemon *d, struct osd_pg *pg)
 {
@@ -137,8 +123,8 @@ static void stamps_load(struct osd_daemon *d, struct osd_pg *pg)
                            &len) < 0 ||
         len != SCRUB_XATTR_LEN)
         return;
-    pg->last_scrub_ns = get64(b);
-    pg->last_deep_scrub_ns = get64(b + 8);
+    pg->last_scrub_ns = cairn_get_le64(b);
+    pg->last_deep_scrub_ns = cairn_get_le64(b + 8);
     pg->scrub_inconsistent = b[16] != 0;
 }
 
@@ -147,8 +133,8 @@ static void stamps_save(struct osd_daemon *d, struct osd_pg *pg)
     uint8_t b[SCRUB_XATTR_LEN];
     struct osd_txn *txn = osd_txn_create(pg->coll);
 
-    put64(b, pg->last_scrub_ns);
-    put64(b + 8, pg->last_deep_scrub_ns);
+    cairn_put_le64(b, pg->last_scrub_ns);
+    cairn_put_le64(b + 8, pg->last_deep_scrub_ns);
     b[16] = pg->scrub_inconsistent;
     if (!txn || osd_txn_setxattr(txn, OSD_PGMETA_OID, SCRUB_XATTR, b, sizeof(b)) < 0 ||
         osd__pg_queue_txn(d->engine, pg, txn, NULL, NULL) < 0) {
