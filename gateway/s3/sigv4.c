@@ -698,6 +698,8 @@ int gw_s3_sigv4_parse_header(const char *value, struct gw_s3_auth *out, const ch
     while (p < end) {
         while (p < end && *p == ' ')
             p++;
+        if (p == end)
+            break; /* trailing spaces: nothing more */
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
         while (stop > p && stop[-1] == ' ')
