@@ -56,6 +56,7 @@ struct osd_engine {
     struct osd_obj *free_objs;   /* one per allocated op: busy objects <= ops in use */
     struct osd_obj *obj_buckets[OSD_OBJ_BUCKETS];
     struct osd_pg *pg_buckets[OSD_PG_BUCKETS];
+    uint64_t counts;                 /* PG object recounts so far (pg.c) */
     uint8_t *scratch;
 };
 
@@ -99,6 +100,11 @@ uint8_t *osd__engine_scratch(struct osd_engine *e)
 struct osd_pg **osd__engine_pg_buckets(struct osd_engine *e)
 {
     return e->pg_buckets;
+}
+
+uint64_t osd__engine_next_count(struct osd_engine *e)
+{
+    return ++e->counts;
 }
 
 uint32_t osd__engine_dup_max(const struct osd_engine *e)

@@ -350,6 +350,7 @@ struct osd_pg {
     struct osd_peering *peering;      /* primary: peering and recovery; else NULL */
     struct osd_deferred *deferred;    /* peer requests waiting for txns == 0 */
     uint64_t objects_recovered;       /* pushed or pulled since start */
+    uint64_t counted_at;              /* log.info.objects recounted at this report (pg.c) */
     /* Objects the primary itself still lacks after adopting a newer log:
      * peering.c pulls them while the PG is active, and ops on them wait
      * (engine.c). Sorted; have[i] once pulled. */
@@ -380,6 +381,8 @@ uint64_t osd__pg_next_version(struct osd_pg *pg, uint64_t epoch);
 
 /* Engine internals shared with pg.c. */
 struct osd_pg **osd__engine_pg_buckets(struct osd_engine *e);
+/* The next number of a PG object recount (pg.c orders recounts by it). */
+uint64_t osd__engine_next_count(struct osd_engine *e);
 uint32_t osd__engine_dup_max(const struct osd_engine *e);
 /* Frees every PG (engine teardown). */
 void osd__pgs_free(struct osd_engine *e);

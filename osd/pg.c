@@ -236,12 +236,15 @@ uint64_t (*osd__pg_missing_hook)(const struct osd_pg *pg);
 unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned max)
 {
     struct osd_pg **buckets = osd__engine_pg_buckets(e);
+    struct osd_pg *stalest = NULL;
     unsigned n = 0;
 
     for (uint32_t b = 0; b < OSD_PG_BUCKETS; b++) {
         for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next) {
             if (!pg->primary)
                 continue;
+            if (!stalest || pg->counted_at < stalest->counted_at)
+                stalest = pg;
             if (n < max) {
                 struct osd_pg_stat *st = &out[n];
                 memset(st, 0, sizeof(*st));
@@ -261,6 +264,13 @@ unsigned osd__pg_stats(struct osd_engine *e, struct osd_pg_stat *out, unsigned m
             }
             n++;
         }
+    }
+    /* Writes do not know whether they create an object (blind writes do
+     * not look): each report recounts the PG counted longest ago, so every
+     * count is at most one round of reports old. */
+    if (stalest && max) {
+        stalest->log.info.objects = osd__pg_count_objects(e, stalest);
+        stalest->counted_at = osd__engine_next_count(e);
     }
     return n;
 }

@@ -37,7 +37,7 @@ struct osd_pg_stat {
     uint32_t state;                           /* OSD_PGS_* */
     uint64_t epoch;                           /* the map epoch this describes */
     uint64_t last_update;                     /* version of the newest log entry */
-    uint64_t objects;                         /* objects in the PG (the primary's count) */
+    uint64_t objects;                         /* objects in the PG: the primary recounts one PG per report */
     uint64_t objects_missing;                 /* left to recover or backfill, all replicas */
     uint64_t objects_recovered;               /* copied by recovery since the daemon started */
     uint64_t last_scrub_ns, last_deep_scrub_ns; /* wall clock, 0: never */

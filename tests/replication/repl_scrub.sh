@@ -100,6 +100,11 @@ for ((i = 0; i < N; i++)); do
     cairn put $POOL "$(name $i)" "$DIR/obj/$(name $i)" || fail "put $(name $i)"
 done
 wait_clean 60
+# The primaries' reports count every object (each report recounts a PG).
+pool_objects_are() {
+    [[ $(cairn pg ls --pool $POOL --json | json 'sum(p["objects"] or 0 for p in j)') == "$1" ]]
+}
+wait_for 30 pool_objects_are $N || fail "cairn pg ls does not count $N objects in $POOL"
 
 # Four distinct objects, one per phase.
 a=$(name $((RANDOM % N)))
