@@ -13,6 +13,7 @@
 
 #include "client/cairn.h"
 #include "client/image.h"
+#include "common/handoff.h"
 #include "gateway/nbd/proto.h"
 
 struct event_base;
@@ -52,7 +53,8 @@ struct gw_nbd_server_opts {
 /* One request from receipt to reply. Pooled per connection (conn->ios);
  * only the data buffer is allocated per request. */
 struct gw_nbd_io {
-    struct gw_nbd_io *next;     /* free list, or the server's done queue */
+    struct cairn_handoff_node node; /* first: srv->done while libcairn completes it */
+    struct gw_nbd_io *next;     /* free list */
     struct gw_nbd_conn *conn;
     struct gw_nbd_request req;
     uint8_t *buf;               /* READ/WRITE data, req.length bytes */
@@ -112,9 +114,7 @@ struct gw_nbd_server {
     unsigned n_conns;
     bool stopping;
     struct event *sig_term, *sig_int, *done_ev;
-    int done_fd;                      /* eventfd: completions queued */
-    pthread_mutex_t done_lock;        /* guards done_head/done_tail */
-    struct gw_nbd_io *done_head, *done_tail;
+    struct cairn_handoff done;        /* ios completed by libcairn */
 };
 
 /* server.c */

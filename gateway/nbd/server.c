@@ -5,10 +5,9 @@
  * thread. Connections are in conn.c and xmit.c.
  *
  * Completion handoff: image aio callbacks run on libcairn's own thread,
- * which must never touch a connection. gw_nbd__io_done() appends the io to
- * srv->done_* under srv->done_lock and, when the queue was empty, writes
- * the eventfd; done_cb() on the loop thread takes the whole queue and
- * completes each io in order. */
+ * which must never touch a connection. gw_nbd__io_done() pushes the io on
+ * srv->done (common/handoff.h); done_cb() on the loop thread takes the
+ * whole queue and completes each io in order. */
 #include "gateway/nbd/internal.h"
 
 #include "common/assert.h"
@@ -24,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,40 +33,20 @@
 void gw_nbd__io_done(int result, void *arg)
 {
     struct gw_nbd_io *io = arg;
-    struct gw_nbd_server *srv = io->conn->srv;
-    bool was_empty;
-    uint64_t one = 1;
 
     io->result = result;
-    io->next = NULL;
-    pthread_mutex_lock(&srv->done_lock);
-    was_empty = srv->done_head == NULL;
-    if (srv->done_tail)
-        srv->done_tail->next = io;
-    else
-        srv->done_head = io;
-    srv->done_tail = io;
-    pthread_mutex_unlock(&srv->done_lock);
-    if (was_empty && write(srv->done_fd, &one, sizeof(one)) < 0)
-        CAIRN_ASSERT(errno == EAGAIN); /* counter saturated: a wakeup is pending */
+    cairn_handoff_push(&io->conn->srv->done, &io->node);
 }
 
 static void done_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_nbd_server *srv = arg;
-    struct gw_nbd_io *io;
-    uint64_t n;
+    struct cairn_handoff_node *n = cairn_handoff_take(&srv->done);
 
-    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
-        cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd: eventfd read: %s", strerror(errno));
-    pthread_mutex_lock(&srv->done_lock);
-    io = srv->done_head;
-    srv->done_head = srv->done_tail = NULL;
-    pthread_mutex_unlock(&srv->done_lock);
-    while (io) {
-        struct gw_nbd_io *next = io->next;
-        gw_nbd__xmit_complete(io);
-        io = next;
+    while (n) {
+        struct cairn_handoff_node *next = n->next;
+        gw_nbd__xmit_complete((struct gw_nbd_io *)n);
+        n = next;
     }
 }
 
@@ -220,10 +198,11 @@ int gw_nbd__server_pool(struct gw_nbd_server *srv, int32_t *pool)
 
 static int create_events(struct gw_nbd_server *srv)
 {
-    srv->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (srv->done_fd < 0)
-        return -errno;
-    srv->done_ev = event_new(srv->base, srv->done_fd, EV_READ | EV_PERSIST, done_cb, srv);
+    int r = cairn_handoff_init(&srv->done);
+
+    if (r < 0)
+        return r;
+    srv->done_ev = event_new(srv->base, srv->done.fd, EV_READ | EV_PERSIST, done_cb, srv);
     srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
     srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
     if (!srv->done_ev || !srv->sig_term || !srv->sig_int || event_add(srv->done_ev, NULL) < 0 ||
@@ -241,9 +220,8 @@ int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_se
         return -ENOMEM;
     srv->cairn = opts->cairn;
     srv->pool = -1;
-    srv->done_fd = -1;
+    srv->done.fd = -1;
     snprintf(srv->pool_name, sizeof(srv->pool_name), "%s", opts->pool);
-    pthread_mutex_init(&srv->done_lock, NULL);
     srv->base = event_base_new();
     if (!srv->base || (r = create_events(srv)) < 0)
         goto out_destroy;
@@ -283,12 +261,10 @@ void gw_nbd_server_destroy(struct gw_nbd_server *srv)
         event_free(srv->sig_term);
     if (srv->sig_int)
         event_free(srv->sig_int);
-    if (srv->done_fd >= 0)
-        close(srv->done_fd);
+    cairn_handoff_fini(&srv->done);
     if (srv->base)
         event_base_free(srv->base);
     if (srv->ssl_ctx)
         gw_nbd__tls_ctx_destroy(srv->ssl_ctx);
-    pthread_mutex_destroy(&srv->done_lock);
     free(srv);
 }
