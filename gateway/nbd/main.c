@@ -6,11 +6,11 @@
  * usage. */
 #include "common/config.h"
 #include "common/log.h"
+#include "gateway/daemon.h"
 #include "gateway/nbd/internal.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,8 @@ static void usage(FILE *fp)
             "Exit status: 0 after SIGTERM/SIGINT, 1 failure, 2 usage error.\n");
 }
 
-#define fail(...) cairn_fail("cairn-nbd", __VA_ARGS__)
+#define PROG "cairn-nbd"
+#define fail(...) cairn_fail(PROG, __VA_ARGS__)
 
 enum { OPT_TLS_CERT = 256, OPT_TLS_KEY, OPT_TLS_CA, OPT_TLS };
 
@@ -153,40 +154,20 @@ static int resolve_tls(const struct cairn_config *conf, struct cli *cli)
     return 0;
 }
 
-static int connect_cluster(const struct cli *cli, struct cairn **out)
-{
-    char err[512] = "";
-    struct cairn_connect_opts o = {
-        .conf_path = cli->conf, .entity = cli->name, .err = err, .err_len = sizeof(err)};
-    int r = cairn_connect_opts(&o, out);
-
-    if (r < 0)
-        return fail("cannot connect to the cluster: %s", err[0] ? err : strerror(-r));
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct cli cli = {.name = CAIRN_DEFAULT_ENTITY, .srv.pool = CAIRN_IMAGE_DEFAULT_POOL};
     struct cairn_config *conf = NULL;
     struct gw_nbd_server *srv = NULL;
     struct cairn *cairn = NULL;
-    char err[512];
     int rc = EXIT_FAILURE;
 
     if (parse_args(argc, argv, &cli) < 0) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (cairn_config_open(cli.conf, &conf, err, sizeof(err)) < 0 ||
-        cairn_config_apply_logging(conf, cli.name, err, sizeof(err)) < 0) {
-        fail("%s", err);
-        goto out;
-    }
-    if (resolve_tls(conf, &cli) != 0)
-        goto out;
-    signal(SIGPIPE, SIG_IGN);
-    if (connect_cluster(&cli, &cairn) != 0)
+    if (gw_daemon_config(PROG, cli.conf, cli.name, &conf) != 0 || resolve_tls(conf, &cli) != 0 ||
+        gw_daemon_connect(PROG, cli.conf, cli.name, &cairn) != 0)
         goto out;
     cli.srv.cairn = cairn;
     if (gw_nbd_server_create(&cli.srv, &srv) < 0)
@@ -199,9 +180,6 @@ int main(int argc, char **argv)
     rc = EXIT_SUCCESS;
 out:
     gw_nbd_server_destroy(srv);
-    if (cairn)
-        cairn_shutdown(cairn);
-    if (conf)
-        cairn_config_destroy(conf);
+    gw_daemon_end(cairn, conf);
     return rc;
 }

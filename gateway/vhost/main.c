@@ -3,13 +3,12 @@
  * DESIGN.md §8), connects to the cluster, opens the image, then serves it
  * on one vhost-user unix socket until SIGTERM/SIGINT (server.c). Exit
  * status: 0 success, 1 failure (one line on stderr), 2 usage. */
-#include "common/config.h"
 #include "common/log.h"
+#include "gateway/daemon.h"
 #include "gateway/vhost/internal.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +40,8 @@ static void usage(FILE *fp)
             GW_VHOST_QUEUES_MAX);
 }
 
-#define fail(...) cairn_fail("cairn-vhost", __VA_ARGS__)
+#define PROG "cairn-vhost"
+#define fail(...) cairn_fail(PROG, __VA_ARGS__)
 
 enum { OPT_READ_ONLY = 256 };
 
@@ -96,18 +96,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
-static int connect_cluster(const struct cli *cli, struct cairn **out)
-{
-    char err[512] = "";
-    struct cairn_connect_opts o = {
-        .conf_path = cli->conf, .entity = cli->name, .err = err, .err_len = sizeof(err)};
-    int r = cairn_connect_opts(&o, out);
-
-    if (r < 0)
-        return fail("cannot connect to the cluster: %s", err[0] ? err : strerror(-r));
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct cli cli = {.name = CAIRN_DEFAULT_ENTITY,
@@ -115,20 +103,14 @@ int main(int argc, char **argv)
     struct cairn_config *conf = NULL;
     struct gw_vhost_server *srv = NULL;
     struct cairn *cairn = NULL;
-    char err[512];
     int rc = EXIT_FAILURE;
 
     if (parse_args(argc, argv, &cli) < 0) {
         usage(stderr);
         return EXIT_USAGE;
     }
-    if (cairn_config_open(cli.conf, &conf, err, sizeof(err)) < 0 ||
-        cairn_config_apply_logging(conf, cli.name, err, sizeof(err)) < 0) {
-        fail("%s", err);
-        goto out;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (connect_cluster(&cli, &cairn) != 0)
+    if (gw_daemon_config(PROG, cli.conf, cli.name, &conf) != 0 ||
+        gw_daemon_connect(PROG, cli.conf, cli.name, &cairn) != 0)
         goto out;
     cli.srv.cairn = cairn;
     if (gw_vhost_server_create(&cli.srv, &srv) < 0)
@@ -142,9 +124,6 @@ int main(int argc, char **argv)
     rc = EXIT_SUCCESS;
 out:
     gw_vhost_server_destroy(srv);
-    if (cairn)
-        cairn_shutdown(cairn);
-    if (conf)
-        cairn_config_destroy(conf);
+    gw_daemon_end(cairn, conf);
     return rc;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cairn-vhost against a hostile front-end (tests/vhost/vhost_hostile.c), on
+# cairn-vhost's exit codes, then cairn-vhost against a hostile front-end (tests/vhost/vhost_hostile.c), on
 # an image of a local cluster (1 monitor, 1 OSD). Every malformed chain
 # (addresses outside guest memory, loops, zero-length and too many
 # segments, nested indirect tables, short headers, read-only status, bad
@@ -46,6 +46,15 @@ vhost_gone() { ! vhost_alive; }
 cluster_up --mons 1 --osds 1 --hosts 1
 cairn pool create images --size 1 --min-size 1 --pg-num 16 >/dev/null || fail "pool create failed"
 cairn image create disk --size 256M >/dev/null || fail "image create failed"
+
+# The operator contract: usage errors exit 2, a missing image 1, each with
+# one line on stderr.
+expect_rc 2 "$VHOST" -c "$CONF" --image disk
+expect_rc 2 "$VHOST" -c "$CONF" --image disk --socket "$DIR/x.sock" --queues 17
+expect_rc 1 "$VHOST" -c "$CONF" --image nosuch --socket "$DIR/x.sock"
+grep -q "image nosuch in pool images: no such image" "$DIR/stderr" ||
+    fail "unclear error for a missing image: $(cat "$DIR/stderr")"
+[[ ! -e $DIR/x.sock ]] || fail "a failed start left a socket behind"
 
 "$VHOST" -c "$CONF" --image disk --socket "$SOCK" --queues 2 >"$DIR/vhost.log" 2>&1 &
 VHOST_PID=$!
