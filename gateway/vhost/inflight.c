@@ -60,7 +60,8 @@ size_t gw_vhost_inflight_region_bytes(uint16_t num)
     return (n + GW_VHOST_INFLIGHT_ALIGN - 1) / GW_VHOST_INFLIGHT_ALIGN * GW_VHOST_INFLIGHT_ALIGN;
 }
 
-int gw_vhost_inflight_attach(struct gw_vhost_inflight_q *iq, void *region, uint16_t num)
+int gw_vhost_inflight_attach(struct gw_vhost_inflight_q *iq, void *region, uint16_t num,
+                             uint16_t used_idx)
 {
     uint64_t max = 0;
 
@@ -77,6 +78,7 @@ int gw_vhost_inflight_attach(struct gw_vhost_inflight_q *iq, void *region, uint1
     memset(iq->region, 0, gw_vhost_inflight_region_bytes(num));
     put16(iq->region + OFF_DESC_NUM, num);
     put16(iq->region + OFF_LAST_BATCH, 0);
+    put16(iq->region + OFF_USED_IDX, used_idx);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     put16(iq->region + OFF_VERSION, GW_VHOST_INFLIGHT_VERSION);
     iq->counter = 1;

@@ -38,10 +38,14 @@ struct gw_vhost_inflight_q {
 size_t gw_vhost_inflight_region_bytes(uint16_t num);
 
 /* Attaches @iq to @region (at least gw_vhost_inflight_region_bytes(@num)
- * bytes) for a queue of @num entries. A zeroed region (version 0) or one
- * of another queue size is initialised (nothing in flight). Returns 0 when
- * freshly initialised, 1 when it holds state from an earlier back-end. */
-int gw_vhost_inflight_attach(struct gw_vhost_inflight_q *iq, void *region, uint16_t num);
+ * bytes) for a queue of @num entries whose used ring's idx is @used_idx
+ * now. A zeroed region (version 0) or one of another queue size is
+ * initialised: nothing in flight, @used_idx recorded (a ring need not start
+ * at 0, e.g. after a migration, and recovery compares against it). Returns
+ * 0 when freshly initialised, 1 when it holds state from an earlier
+ * back-end. */
+int gw_vhost_inflight_attach(struct gw_vhost_inflight_q *iq, void *region, uint16_t num,
+                             uint16_t used_idx);
 
 /* After attach() returned 1, with @used_idx the used ring's idx now:
  * completes the bookkeeping of a batch that was published but not cleared,

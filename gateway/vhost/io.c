@@ -70,13 +70,13 @@ static int inflight_attach(struct gw_vhost_queue *q)
     if (!dev->inflight_map || q->index >= dev->inflight_queues ||
         q->num != dev->inflight_queue_size)
         return 0;
+    used_idx = q->vr.used_idx;
     if (gw_vhost_inflight_attach(&q->iflt, dev->inflight_map + q->index *
                                  gw_vhost_inflight_region_bytes(dev->inflight_queue_size),
-                                 (uint16_t)q->num) == 0)
+                                 (uint16_t)q->num, used_idx) == 0)
         return 0;
     if (!(q->resubmit = malloc(q->num * sizeof(q->resubmit[0]))))
         return -ENOMEM;
-    used_idx = q->vr.used_idx;
     q->n_resubmit = gw_vhost_inflight_recover(&q->iflt, used_idx, q->resubmit);
     /* Taken so far: every completed chain plus those in flight. */
     gw_vhost_vring_set_base(&q->vr, (uint16_t)(used_idx + q->n_resubmit));
