@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# cairn-vhost's exit codes, then cairn-vhost against a hostile front-end (tests/vhost/vhost_hostile.c), on
+# cairn-vhost's exit codes, every request type (tests/vhost/vhost_ops.c),
+# then cairn-vhost against a hostile front-end (tests/vhost/vhost_hostile.c), on
 # an image of a local cluster (1 monitor, 1 OSD). Every malformed chain
 # (addresses outside guest memory, loops, zero-length and too many
 # segments, nested indirect tables, short headers, read-only status, bad
@@ -17,7 +18,8 @@ OSD=$CAIRN_BUILD_DIR/osd/cairn-osd
 VHOST=${CAIRN_VHOST_BIN:-$CAIRN_BUILD_DIR/gateway/vhost/cairn-vhost}
 HOSTILE=$CAIRN_BUILD_DIR/tests/vhost/vhost_hostile
 LOAD=$CAIRN_BUILD_DIR/tests/vhost/vhost_load
-for bin in "$OSD" "$VHOST" "$HOSTILE" "$LOAD"; do
+OPS=$CAIRN_BUILD_DIR/tests/vhost/vhost_ops
+for bin in "$OSD" "$VHOST" "$HOSTILE" "$LOAD" "$OPS"; do
     [[ -x $bin ]] || { log "$bin is missing; skipping"; exit 77; }
 done
 
@@ -79,6 +81,12 @@ for f in w r; do
 done
 vhost_alive || fail "cairn-vhost died under load"
 
+# Every request type with its effect (GET_ID, OUT/IN, WRITE_ZEROES with and
+# without unmap, DISCARD, FLUSH) and the config the device offers (after
+# the load: it overwrites part of what vhost_load verifies).
+"$OPS" --socket "$SOCK" --id disk --size $((256 << 20)) ||
+    fail "vhost_ops found a request type misbehaving"
+
 kill -TERM "$VHOST_PID"
 wait_for 30 vhost_gone || fail "cairn-vhost still runs 30 s after SIGTERM"
 rc=0
@@ -86,4 +94,12 @@ wait "$VHOST_PID" || rc=$?
 VHOST_PID=""
 [[ $rc -eq 0 ]] || fail "cairn-vhost exited $rc on SIGTERM"
 [[ ! -e $SOCK ]] || fail "cairn-vhost left its socket behind"
+
+# --read-only: writes, discards and write-zeroes fail with IOERR and change
+# nothing; reads and flushes work.
+"$VHOST" -c "$CONF" --image disk --socket "$SOCK" --read-only >>"$DIR/vhost.log" 2>&1 &
+VHOST_PID=$!
+wait_for 30 test -S "$SOCK" || fail "cairn-vhost --read-only did not listen on $SOCK"
+"$OPS" --socket "$SOCK" --id disk --size $((256 << 20)) --read-only ||
+    fail "vhost_ops found the read-only device misbehaving"
 log "PASS"
