@@ -61,6 +61,24 @@ int cairn_connect(const char *conf_path, const char *entity, struct cairn **out)
  * once this is called, and it must not be called from a callback. */
 void cairn_shutdown(struct cairn *c);
 
+struct event_base; /* libevent's */
+
+/* A daemon's work on the connection's own loop thread. cairn_loop_call()
+ * runs @fn(@base, @arg) there, @base being the libevent base of that
+ * thread, and waits for it to return; what @fn puts on @base (events on
+ * the daemon's sockets and eventfds) then runs on the same thread as
+ * libcairn's callbacks, so a daemon that serves I/O there (cairn-vhost)
+ * completes requests without a hop between threads. The rules, since the
+ * loop is libcairn's: events on @base are added, changed and freed only on
+ * the loop thread (in @fn or in callbacks); callbacks must not block and
+ * must not call the synchronous functions of this API (they would wait for
+ * the very thread they run on); everything put on @base must be freed by
+ * another cairn_loop_call() before cairn_shutdown(). Any thread but the
+ * loop's. Returns @fn's result, or -ECANCELED when the connection is
+ * closing (then @fn did not run). */
+typedef int (*cairn_loop_fn)(struct event_base *base, void *arg);
+int cairn_loop_call(struct cairn *c, cairn_loop_fn fn, void *arg);
+
 /* The entity this connection authenticated as ("client.admin"); valid
  * until cairn_shutdown(). */
 const char *cairn_entity(const struct cairn *c);

@@ -489,6 +489,28 @@ const char *cairn_entity(const struct cairn *c)
     return c->entity;
 }
 
+struct loop_call {
+    struct cairn__call call; /* first */
+    cairn_loop_fn fn;
+    void *arg;
+};
+
+static void loop_call_fn(struct cairn *c, struct cairn__msg *msg)
+{
+    struct loop_call *lc = (struct loop_call *)msg;
+
+    cairn__call_done(c, &lc->call, lc->fn(c->base, lc->arg));
+}
+
+int cairn_loop_call(struct cairn *c, cairn_loop_fn fn, void *arg)
+{
+    struct loop_call lc = {.fn = fn, .arg = arg};
+
+    if (!c || !fn)
+        return -EINVAL;
+    return cairn__call_run(c, &lc.call, loop_call_fn);
+}
+
 const char *cairn_conf_path(const struct cairn *c)
 {
     return c->conf_path;

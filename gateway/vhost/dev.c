@@ -288,13 +288,9 @@ static int get_config(struct gw_vhost_dev *dev)
 {
     struct gw_vhost_config *c = &dev->msg.p.config;
     struct gw_vhost_blk_config cfg;
-    uint32_t obj = 0;
-    struct cairn_image_info info;
 
-    if (cairn_image_stat(dev->srv->img, &info) == 0)
-        obj = info.object_size;
     gw_vhost_blk_config_init(&cfg, cairn_image_size(dev->srv->img), GW_VHOST_BLK_SIZE,
-                             (uint16_t)dev->srv->num_queues, obj);
+                             (uint16_t)dev->srv->num_queues, dev->srv->object_size);
     cfg.size_max = GW_VHOST_SIZE_MAX;
     if (c->offset + c->size > sizeof(cfg))
         c->size = 0;

@@ -1,10 +1,10 @@
 /* cairn-vhost internals: the server (server.c: the listening socket, one
- * session at a time, signals, the completion handoff from libcairn's
- * thread), a session's vhost-user control channel (dev.c: messages,
- * feature negotiation, memory table, ring setup) and its data path (io.c:
- * kicks, virtio-blk requests on the image, completions, used-ring
- * publication). Everything here belongs to the server's loop thread; only
- * srv->done (a handoff queue) is touched by libcairn's thread. */
+ * session at a time, signals, batching completions), a session's
+ * vhost-user control channel (dev.c: messages, feature negotiation, memory
+ * table, ring setup) and its data path (io.c: kicks, virtio-blk requests
+ * on the image, completions, used-ring publication). Everything here
+ * belongs to libcairn's loop thread (cairn_loop_call()), except the stop
+ * handshake with main() (srv->stop_*). */
 #ifndef CAIRN_GATEWAY_VHOST_INTERNAL_H
 #define CAIRN_GATEWAY_VHOST_INTERNAL_H
 
@@ -14,7 +14,7 @@
 
 #include "client/cairn.h"
 #include "client/image.h"
-#include "common/handoff.h"
+#include <pthread.h>
 #include "gateway/vhost/blk.h"
 #include "gateway/vhost/inflight.h"
 #include "gateway/vhost/mem.h"
@@ -46,7 +46,6 @@ struct gw_vhost_queue;
 
 /* One virtio-blk request from pop to push. Pooled per queue. */
 struct gw_vhost_req {
-    struct cairn_handoff_node node;  /* first: srv->done while libcairn completes it */
     struct gw_vhost_queue *q;
     struct gw_vhost_req *next_free;
     struct gw_vhost_chain chain;
@@ -114,9 +113,11 @@ struct gw_vhost_dev {
 };
 
 struct gw_vhost_server {
-    struct event_base *base;
+    struct event_base *base;         /* libcairn's, set on its loop thread */
     struct cairn *cairn;
     struct cairn_image *img;
+    uint32_t object_size;            /* of the image: the optimal I/O size */
+    const char *socket_arg;          /* --socket, for setting up */
     char image[CAIRN_IMAGE_NAME_MAX + 1];
     unsigned num_queues;
     bool read_only;
@@ -124,8 +125,12 @@ struct gw_vhost_server {
     char *socket_path;               /* to unlink at exit */
     struct gw_vhost_dev *dev;        /* the session, or NULL */
     bool stopping;
-    struct event *sig_term, *sig_int, *done_ev;
-    struct cairn_handoff done;       /* requests completed by libcairn */
+    struct event *sig_term, *sig_int;
+    struct event *flush_ev;          /* activated by a turn's first completion */
+    bool flush_pending;
+    pthread_mutex_t stop_lock;       /* main() waits for stopped under it */
+    pthread_cond_t stop_cond;
+    bool stopped;
 };
 
 /* server.c */
@@ -134,7 +139,8 @@ int gw_vhost_server_run(struct gw_vhost_server *srv);
 void gw_vhost_server_destroy(struct gw_vhost_server *srv);
 /* A session ended and released everything: accept the next front-end. */
 void gw_vhost__session_gone(struct gw_vhost_server *srv);
-/* libcairn's thread: hands request @arg back to the loop thread. */
+/* libcairn's callback for request @arg: finishes it and schedules the
+ * turn's flush. */
 void gw_vhost__req_done(int result, void *arg);
 
 /* dev.c */

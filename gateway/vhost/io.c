@@ -2,16 +2,17 @@
  * (vring.c), turning virtio-blk requests (blk.c) into image I/O on
  * libcairn, and completing them: status byte, used element, one publish
  * and at most one guest notification per queue per batch. Runs on the
- * server's loop thread; libcairn's callbacks come back through srv->done.
+ * loop thread it shares with libcairn, whose callbacks finish requests
+ * directly (server.c batches their publication).
  *
  * A request's life:
  *   kick --pop (pool slot, byte budget)--> malformed or unsupported:
  *     status IOERR/UNSUPP, pushed at once
  *   --> IN/OUT/FLUSH/DISCARD/WRITE_ZEROES: image aio (OUT copies the guest
- *     data out first; the guest may change it meanwhile) --callback on
- *     libcairn's thread: handoff--> io_complete on the loop thread: IN
- *     copies the data into the guest, status, push --> end of batch:
- *     publish, call eventfd
+ *     data out first; the guest may change it meanwhile) --libcairn's
+ *     callback, same thread--> io_complete: IN copies the data into the
+ *     guest, status, push --> the turn's flush (server.c): publish, call
+ *     eventfd
  * Guest memory is touched only on the loop thread, and only while the
  * session is open; a closed session's completions just free their slot.
  *

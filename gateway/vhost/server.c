@@ -1,9 +1,18 @@
-/* cairn-vhost's server: the loop thread's event_base, the image it serves,
- * the vhost-user unix socket (one front-end at a time: the listener is off
- * while a session lives, so a second front-end waits in the backlog), the
- * completion handoff from libcairn's thread, and SIGTERM/SIGINT (stop
- * listening, end the session once its requests complete, leave the
- * loop). Sessions are dev.c's, their data path io.c's. */
+/* cairn-vhost's server: the image it serves, the vhost-user unix socket
+ * (one front-end at a time: the listener is off while a session lives, so
+ * a second front-end waits in the backlog), completions, and
+ * SIGTERM/SIGINT (stop listening, end the session once its requests
+ * complete, then let main() return). Sessions are dev.c's, their data
+ * path io.c's.
+ *
+ * Threads: everything runs on libcairn's own loop thread
+ * (cairn_loop_call(), client/cairn.h), where libcairn also runs its
+ * callbacks: a completed request is finished in its callback, with no hop
+ * between threads. Completions of one loop turn are batched: the first one
+ * activates srv->flush_ev, which runs after the turn's other callbacks and
+ * publishes each queue once. main()'s thread only sets up, waits for the
+ * stop and tears down, and does the synchronous libcairn calls (opening
+ * and closing the image), which the loop thread must never do. */
 #include "gateway/vhost/internal.h"
 
 #include "common/assert.h"
@@ -21,42 +30,41 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* ---- completions ---- */
+/* ---- completions (loop thread) ---- */
 
 void gw_vhost__req_done(int result, void *arg)
 {
     struct gw_vhost_req *req = arg;
+    struct gw_vhost_server *srv = req->q->dev->srv;
 
     req->result = result;
-    cairn_handoff_push(&req->q->dev->srv->done, &req->node);
+    gw_vhost__io_complete(req); /* may free a closed session */
+    if (!srv->flush_pending) {
+        srv->flush_pending = true;
+        event_active(srv->flush_ev, EV_READ, 0);
+    }
 }
 
-static void done_cb(evutil_socket_t fd, short what, void *arg)
+/* After a turn's completions: publish, run a message that waited for the
+ * drain, and take what waited for free slots or budget. */
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_vhost_server *srv = arg;
-    struct cairn_handoff_node *n = cairn_handoff_take(&srv->done);
     struct gw_vhost_dev *dev = srv->dev;
 
     (void)fd;
     (void)what;
-    while (n) {
-        struct cairn_handoff_node *next = n->next;
-        gw_vhost__io_complete((struct gw_vhost_req *)n); /* may free a closed session */
-        n = next;
-    }
-    dev = srv->dev;
+    srv->flush_pending = false;
     if (!dev || dev->closed)
         return;
+    gw_vhost__dev_publish(dev);
     if (dev->msg_waiting) {
-        gw_vhost__dev_publish(dev);
         gw_vhost__dev_drained(dev);
         return;
     }
-    /* Slots and budget came free: take what waited for them. */
     for (unsigned i = 0; i < srv->num_queues; i++)
         if (dev->q[i].started && dev->q[i].enabled)
             gw_vhost__queue_process(&dev->q[i]);
-    gw_vhost__dev_publish(dev);
 }
 
 /* ---- the socket ---- */
@@ -121,10 +129,21 @@ static void stop_listening(struct gw_vhost_server *srv)
     }
 }
 
+/* ---- stopping ---- */
+
+/* Loop thread: wakes main() out of gw_vhost_server_run(). */
+static void set_stopped(struct gw_vhost_server *srv)
+{
+    pthread_mutex_lock(&srv->stop_lock);
+    srv->stopped = true;
+    pthread_cond_signal(&srv->stop_cond);
+    pthread_mutex_unlock(&srv->stop_lock);
+}
+
 void gw_vhost__session_gone(struct gw_vhost_server *srv)
 {
     if (srv->stopping)
-        event_base_loopexit(srv->base, NULL);
+        set_stopped(srv);
     else if (srv->listener)
         evconnlistener_enable(srv->listener);
 }
@@ -142,28 +161,52 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     if (srv->dev)
         gw_vhost__dev_close(srv->dev, "cairn-vhost is stopping"); /* may free it */
     if (!srv->dev)
-        event_base_loopexit(srv->base, NULL);
+        set_stopped(srv);
 }
 
 /* ---- lifetime ---- */
 
-static int create_events(struct gw_vhost_server *srv)
+/* Loop thread: the events and the socket, on libcairn's base. */
+static int setup_on_loop(struct event_base *base, void *arg)
 {
-    int r = cairn_handoff_init(&srv->done);
+    struct gw_vhost_server *srv = arg;
 
-    if (r < 0)
-        return r;
-    srv->done_ev = event_new(srv->base, srv->done.fd, EV_READ | EV_PERSIST, done_cb, srv);
-    srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
-    srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
-    if (!srv->done_ev || !srv->sig_term || !srv->sig_int || event_add(srv->done_ev, NULL) < 0 ||
-        event_add(srv->sig_term, NULL) < 0 || event_add(srv->sig_int, NULL) < 0)
+    srv->base = base;
+    srv->flush_ev = event_new(base, -1, 0, flush_cb, srv);
+    srv->sig_term = evsignal_new(base, SIGTERM, signal_cb, srv);
+    srv->sig_int = evsignal_new(base, SIGINT, signal_cb, srv);
+    if (!srv->flush_ev || !srv->sig_term || !srv->sig_int || event_add(srv->sig_term, NULL) < 0 ||
+        event_add(srv->sig_int, NULL) < 0)
         return -ENOMEM;
+    return listen_unix(srv, srv->socket_arg);
+}
+
+/* Loop thread: everything setup_on_loop() made, and the session (with
+ * nothing in flight: the server stopped, or never served). */
+static int teardown_on_loop(struct event_base *base, void *arg)
+{
+    struct gw_vhost_server *srv = arg;
+
+    (void)base;
+    stop_listening(srv);
+    if (srv->dev) {
+        CAIRN_ASSERT(srv->dev->inflight == 0);
+        srv->stopping = true;
+        gw_vhost__dev_close(srv->dev, "server exit");
+    }
+    if (srv->flush_ev)
+        event_free(srv->flush_ev);
+    if (srv->sig_term)
+        event_free(srv->sig_term);
+    if (srv->sig_int)
+        event_free(srv->sig_int);
+    srv->flush_ev = srv->sig_term = srv->sig_int = NULL;
     return 0;
 }
 
 static int open_image(struct gw_vhost_server *srv, const struct gw_vhost_server_opts *opts)
 {
+    struct cairn_image_info info;
     int32_t pool;
     int r = cairn_pool_lookup(opts->cairn, opts->pool, &pool);
 
@@ -172,65 +215,58 @@ static int open_image(struct gw_vhost_server *srv, const struct gw_vhost_server_
                 r == -ENOENT ? "no such pool" : strerror(-r));
         return r;
     }
-    if ((r = cairn_image_open(opts->cairn, pool, opts->image, &srv->img)) < 0) {
+    if ((r = cairn_image_open(opts->cairn, pool, opts->image, &srv->img)) < 0 ||
+        (r = cairn_image_stat(srv->img, &info)) < 0) {
         fprintf(stderr, "cairn-vhost: image %s in pool %s: %s\n", opts->image, opts->pool,
                 r == -ENOENT ? "no such image" : strerror(-r));
         return r;
     }
+    srv->object_size = info.object_size;
     return 0;
 }
 
 int gw_vhost_server_create(const struct gw_vhost_server_opts *opts, struct gw_vhost_server **out)
 {
     struct gw_vhost_server *srv = calloc(1, sizeof(*srv));
-    int r = -ENOMEM;
+    int r;
 
     if (!srv)
         return -ENOMEM;
     srv->cairn = opts->cairn;
-    srv->done.fd = -1;
     srv->num_queues = opts->num_queues;
     srv->read_only = opts->read_only;
+    srv->socket_arg = opts->socket;
     snprintf(srv->image, sizeof(srv->image), "%s", opts->image);
+    pthread_mutex_init(&srv->stop_lock, NULL);
+    pthread_cond_init(&srv->stop_cond, NULL);
     CAIRN_ASSERT(srv->num_queues >= 1 && srv->num_queues <= GW_VHOST_QUEUES_MAX);
-    srv->base = event_base_new();
-    if (!srv->base || (r = create_events(srv)) < 0)
-        goto out_destroy;
-    if ((r = open_image(srv, opts)) < 0 || (r = listen_unix(srv, opts->socket)) < 0)
-        goto out_destroy;
+    if ((r = open_image(srv, opts)) < 0 ||
+        (r = cairn_loop_call(srv->cairn, setup_on_loop, srv)) < 0) {
+        gw_vhost_server_destroy(srv);
+        return r;
+    }
     *out = srv;
     return 0;
-
-out_destroy:
-    gw_vhost_server_destroy(srv);
-    return r;
 }
 
 int gw_vhost_server_run(struct gw_vhost_server *srv)
 {
-    return event_base_dispatch(srv->base) < 0 ? -EIO : 0;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopped)
+        pthread_cond_wait(&srv->stop_cond, &srv->stop_lock);
+    pthread_mutex_unlock(&srv->stop_lock);
+    return 0;
 }
 
 void gw_vhost_server_destroy(struct gw_vhost_server *srv)
 {
     if (!srv)
         return;
-    stop_listening(srv);
-    CAIRN_ASSERT(!srv->dev || srv->dev->inflight == 0); /* the loop ran until they finished */
-    if (srv->dev) {
-        srv->stopping = true;
-        gw_vhost__dev_close(srv->dev, "server exit");
-    }
+    if (srv->base)
+        cairn_loop_call(srv->cairn, teardown_on_loop, srv);
     if (srv->img)
         cairn_image_close(srv->img);
-    if (srv->done_ev)
-        event_free(srv->done_ev);
-    if (srv->sig_term)
-        event_free(srv->sig_term);
-    if (srv->sig_int)
-        event_free(srv->sig_int);
-    cairn_handoff_fini(&srv->done);
-    if (srv->base)
-        event_base_free(srv->base);
+    pthread_cond_destroy(&srv->stop_cond);
+    pthread_mutex_destroy(&srv->stop_lock);
     free(srv);
 }
