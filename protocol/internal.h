@@ -79,6 +79,7 @@ struct proto_conn {
     bool shut_wr;             /* LINGER: shutdown(SHUT_WR) done */
     int depth;                /* callbacks of this connection on the stack (proto__conn_hold) */
     struct bufferevent *bev;  /* socket; NULL in NEW, BACKOFF, REFUSED, CLOSED */
+    struct event *read_ev;    /* reads the socket into bev's input (with bev) */
     struct event *timer;      /* handshake deadline, backoff delay or linger limit */
     struct evbuffer *pending; /* encoded application frames waiting for OPEN */
     struct proto_frame_decoder dec;

@@ -397,6 +397,8 @@ static void conn_dispatch(struct proto_conn *c, struct proto_frame *f)
     m->handlers.on_message(c, f, m->arg);
 }
 
+static void conn_on_socket_error(struct proto_conn *c, int err);
+
 static bool state_reads_frames(enum proto_conn_state s)
 {
     return s == PROTO_CONN_HELLO || s == PROTO_CONN_AUTH || s == PROTO_CONN_RESULT ||
@@ -431,16 +433,74 @@ static void conn_decode_input(struct proto_conn *c, struct bufferevent *bev)
     }
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Reads what the socket holds, up to PROTO_MSGR_MAX_SINGLE_IO per turn
+ * (bounded work), in one recvmsg into the input evbuffer's own space. Not
+ * bufferevent's reading: libevent 2.1 reads at most 4 KiB per readiness of
+ * the socket (evbuffer_read's EVBUFFER_MAX_READ, whatever max_single_read
+ * says), so a 1 MiB frame took 256 turns of the loop, each with an epoll,
+ * an ioctl and a read. Returns 0 (data, or none yet), -ECONNRESET at EOF,
+ * or -errno. */
+static int conn_read_socket(struct bufferevent *bev, struct evbuffer *in)
+{
+    struct evbuffer_iovec v[2];
+    struct msghdr mh = {0};
+    ssize_t n;
+    int nv;
+
+    /* A socket bufferevent keeps its input's end frozen except while it
+     * reads itself; so do we. */
+    evbuffer_unfreeze(in, 0);
+    nv = evbuffer_reserve_space(in, PROTO_MSGR_MAX_SINGLE_IO, v, 2);
+    if (nv <= 0) {
+        evbuffer_freeze(in, 0);
+        return -ENOMEM;
+    }
+    CAIRN_STATIC_ASSERT(sizeof(struct evbuffer_iovec) == sizeof(struct iovec),
+                        "evbuffer_iovec is laid out as struct iovec");
+    mh.msg_iov = (struct iovec *)v;
+    mh.msg_iovlen = (size_t)nv;
+    n = recvmsg(bufferevent_getfd(bev), &mh, MSG_DONTWAIT);
+    int err = n < 0 ? errno : 0;
+    size_t got = n > 0 ? (size_t)n : 0;
+    for (int i = 0; i < nv; i++) {
+        v[i].iov_len = CAIRN_MIN(v[i].iov_len, got);
+        got -= v[i].iov_len;
+    }
+    evbuffer_commit_space(in, v, nv);
+    evbuffer_freeze(in, 0);
+    if (n == 0)
+        return -ECONNRESET;
+    if (n < 0)
+        return err == EAGAIN || err == EWOULDBLOCK || err == EINTR ? 0 : -err;
+    return 0;
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct proto_conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct bufferevent *bev = c->bev;
+    struct evbuffer *in;
+    int r;
 
+    (void)fd;
+    (void)what;
+    /* A connect in progress reports through bev's write side (event_cb). */
+    if (!bev || c->state == PROTO_CONN_CONNECTING)
+        return;
+    in = bufferevent_get_input(bev);
+    r = conn_read_socket(bev, in);
     proto__conn_hold(c);
     if (c->state == PROTO_CONN_LINGER)
         evbuffer_drain(in, evbuffer_get_length(in));
     else
         conn_decode_input(c, bev);
+    /* The frames before the socket's end are dispatched first. */
+    if (r < 0 && c->bev == bev) {
+        if (r == -ECONNRESET)
+            proto__conn_lost(c, -ECONNRESET, "closed by the peer");
+        else
+            conn_on_socket_error(c, -r);
+    }
     proto__conn_release(c);
 }
 
@@ -490,11 +550,10 @@ int proto__conn_attach_socket(struct proto_conn *c, int fd)
         close(fd);
         return -ENOMEM;
     }
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
-    /* Bounded work per turn: libevent's default is 16 KiB per read(2); larger
-     * reads keep bulk transfers cheap while one connection still cannot
-     * monopolize the loop. */
-    bufferevent_set_max_single_read(bev, PROTO_MSGR_MAX_SINGLE_IO);
+    bufferevent_setcb(bev, NULL, write_cb, event_cb, c);
+    /* Bounded work per turn: libevent's default is 16 KiB per write(2);
+     * larger writes (and reads, read_cb) keep bulk transfers cheap while one
+     * connection still cannot monopolize the loop. */
     bufferevent_set_max_single_write(bev, PROTO_MSGR_MAX_SINGLE_IO);
     /* Watermarks. Write: write_cb only once the output is empty (a LINGER
      * waits for that). Read: none; every read is fed to the decoder at once,
@@ -502,7 +561,16 @@ int proto__conn_attach_socket(struct proto_conn *c, int fd)
      * by queue_max_bytes on output. Pausing reads while our output is full
      * was rejected: two peers each waiting for the other to read deadlock. */
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    bufferevent_enable(bev, EV_WRITE);
+    /* Reading is ours (read_cb), into bev's input evbuffer. */
+    c->read_ev = event_new(m->base, fd, EV_READ | EV_PERSIST, read_cb, c);
+    if (!c->read_ev || event_add(c->read_ev, NULL) < 0) {
+        if (c->read_ev)
+            event_free(c->read_ev);
+        c->read_ev = NULL;
+        bufferevent_free(bev);
+        return -ENOMEM;
+    }
     c->bev = bev;
     return 0;
 }
@@ -517,6 +585,10 @@ void proto__conn_reset_decoder(struct proto_conn *c)
 
 void proto__conn_drop_socket(struct proto_conn *c)
 {
+    if (c->read_ev) {
+        event_free(c->read_ev);
+        c->read_ev = NULL;
+    }
     if (c->bev) {
         bufferevent_free(c->bev);
         c->bev = NULL;
