@@ -28,6 +28,8 @@ struct evconnlistener;
 #define GW_VHOST_QUEUES_MAX 16u                /* virtqueues one device offers */
 #define GW_VHOST_QUEUE_REQS_MAX 256u           /* requests in flight per queue */
 #define GW_VHOST_INFLIGHT_BYTES_MAX (64u << 20) /* data buffered per session */
+#define GW_VHOST_BUF_KEEP_MAX (1u << 20)       /* a slot keeps its buffer up to this */
+#define GW_VHOST_BUF_CACHE_MAX (64u << 20)     /* buffers a session keeps in all */
 #define GW_VHOST_SIZE_MAX (256u << 10)         /* size_max: bytes per segment */
 #define GW_VHOST_REQ_BYTES_MAX ((size_t)GW_VHOST_SEG_MAX * GW_VHOST_SIZE_MAX)
 #define GW_VHOST_BLK_SIZE 512u                 /* logical block size offered */
@@ -50,8 +52,9 @@ struct gw_vhost_req {
     struct gw_vhost_req *next_free;
     struct gw_vhost_chain chain;
     struct gw_vhost_blk_req blk;
-    uint8_t *buf;                    /* IN/OUT data (malloc'd per request), or NULL */
-    size_t buf_len;
+    uint8_t *buf;                    /* IN/OUT data; kept for the slot's next request */
+    size_t buf_len;                  /* bytes of it the request uses */
+    size_t buf_cap;                  /* bytes allocated */
     int result;                      /* 0 or -errno, from libcairn's callback */
 };
 
@@ -109,6 +112,7 @@ struct gw_vhost_dev {
     struct gw_vhost_queue q[GW_VHOST_QUEUES_MAX];
     unsigned inflight;               /* requests popped on every queue */
     uint64_t inflight_bytes;         /* data buffered for them */
+    uint64_t buf_cache_bytes;        /* allocated in the slots' buffers */
     uint8_t tx[GW_VHOST_MSG_HDR_LEN + GW_VHOST_MSG_PAYLOAD_MAX];
 };
 
