@@ -1,7 +1,7 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
  * function per command; each area's file (status.c, pg.c, pgscrub.c, mon.c, osd.c,
- * pool.c, auth.c, config.c, object.c, bench.c, image.c and image_xfer.c)
+ * pool.c, auth.c, config.c, object.c, bench.c, image.c, image_xfer.c and s3.c)
  * holds its commands; health.c the health rules; pgview.c the PG states;
  * output.c prints tables and JSON. */
 #ifndef CAIRN_TOOLS_CLI_H
@@ -258,6 +258,14 @@ int cli_image_resize(struct cli_ctx *ctx, int argc, char **argv);
 int cli_image_rm(struct cli_ctx *ctx, int argc, char **argv);
 int cli_image_import(struct cli_ctx *ctx, int argc, char **argv);
 int cli_image_export(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- s3.c ------------------------------------------------------------------ */
+
+int cli_s3_user_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_s3_user_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_s3_user_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_s3_user_key(struct cli_ctx *ctx, int argc, char **argv);
+int cli_s3_gc(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- output.c ------------------------------------------------------------ */
 

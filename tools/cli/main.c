@@ -61,6 +61,18 @@ static const struct cli_cmd cmds[] = {
      "create image NAME from FILE (- for stdin), keeping holes", cli_image_import},
     {"image", "export", "NAME [FILE] [--pool POOL]",
      "write image NAME to FILE (default stdout), holes as holes", cli_image_export},
+    {"s3", "user create", "NAME [--pool POOL]",
+     "create an S3 gateway user; prints its access and secret key (pool 's3' by default)",
+     cli_s3_user_create},
+    {"s3", "user ls", "[--pool POOL]", "S3 gateway users and their access keys",
+     cli_s3_user_ls},
+    {"s3", "user rm", "NAME [--pool POOL]", "remove an S3 user and its keys (not its buckets)",
+     cli_s3_user_rm},
+    {"s3", "user key", "NAME [--pool POOL]", "add an access key to an S3 user; prints it",
+     cli_s3_user_key},
+    {"s3", "gc", "[--pool POOL] [--older-than SECONDS] [--dry-run]",
+     "remove S3 data no object, upload or bucket refers to (older than 3600 s by default)",
+     cli_s3_gc},
     {"bench", NULL,
      "POOL write|read|cleanup [--size SIZE] [--threads N] [--seconds S] [--objects K]",
      "measure object write or read throughput and latency", cli_bench},
@@ -320,7 +332,23 @@ static bool area_exists(const char *area)
     return false;
 }
 
-/* Finds the command named by argv[1] (and argv[2]); *@nwords = words used. */
+/* Whether argv[2] (and argv[3]) spell @verb, which may be two words
+ * ("user create"); *@nwords = words used, the area's included. */
+static bool verb_matches(const char *verb, int argc, char **argv, int *nwords)
+{
+    const char *sp = strchr(verb, ' ');
+    size_t n = sp ? (size_t)(sp - verb) : strlen(verb);
+
+    if (argc <= 2 || strlen(argv[2]) != n || strncmp(verb, argv[2], n) != 0)
+        return false;
+    if (sp && (argc <= 3 || strcmp(sp + 1, argv[3]) != 0))
+        return false;
+    *nwords = sp ? 3 : 2;
+    return true;
+}
+
+/* Finds the command named by argv[1] (and argv[2], argv[3]); *@nwords =
+ * words used. */
 static const struct cli_cmd *find_cmd(int argc, char **argv, int *nwords)
 {
     for (size_t i = 0; i < N_CMDS; i++) {
@@ -330,10 +358,8 @@ static const struct cli_cmd *find_cmd(int argc, char **argv, int *nwords)
             *nwords = 1;
             return &cmds[i];
         }
-        if (argc > 2 && strcmp(cmds[i].verb, argv[2]) == 0) {
-            *nwords = 2;
+        if (verb_matches(cmds[i].verb, argc, argv, nwords))
             return &cmds[i];
-        }
     }
     return NULL;
 }
