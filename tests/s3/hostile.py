@@ -92,13 +92,17 @@ def signed(method, path, body=b"", headers=None, payload_hash=None, creds=CREDS)
     url = EP + path
     req = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     HashAuth(creds, payload_hash or hashlib.sha256(body).hexdigest()).add_auth(req)
+    return to_bytes(req, body)
+
+
+def to_bytes(req, body):
+    """A signed AWSRequest as the bytes of an HTTP/1.1 request."""
     p = req.prepare()
-    lines = [f"{method} {urllib.parse.urlparse(p.url).path}"
-             f"{'?' + urllib.parse.urlparse(p.url).query if urllib.parse.urlparse(p.url).query else ''}"
-             " HTTP/1.1"]
+    u = urllib.parse.urlparse(p.url)
+    lines = [f"{p.method} {u.path}{'?' + u.query if u.query else ''} HTTP/1.1"]
     hdrs = dict(p.headers)
-    hdrs.setdefault("Host", f"{HOST}:{PORT}")
-    if body or method in ("PUT", "POST"):
+    hdrs.setdefault("Host", u.netloc)
+    if body or p.method in ("PUT", "POST"):
         hdrs["Content-Length"] = str(len(body))
     for k, v in hdrs.items():
         lines.append(f"{k}: {v.decode() if isinstance(v, bytes) else v}")
@@ -203,6 +207,74 @@ def chunked_tampered():
     check("  ... and nothing stored", not visible("chunked"))
 
 
+def signing_key(secret, date):
+    k = ("AWS4" + secret).encode()
+    for part in (date, "us-east-1", "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return k
+
+
+def streaming_uploads():
+    """Valid aws-chunked uploads, as SDKs send them: signed chunks
+    (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) and unsigned chunks with a CRC32
+    trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER, current SDKs' default)."""
+    import base64
+    import zlib
+    payload = os.urandom(70000)
+    now = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    date = now[:8]
+    scope = f"{date}/us-east-1/s3/aws4_request"
+    chunks = [payload[:65536], payload[65536:], b""]
+    req = AWSRequest(method="PUT", url=f"{EP}/{BUCKET}/signed-chunked",
+                     headers={"Content-Encoding": "aws-chunked", "x-amz-date": now,
+                              "x-amz-decoded-content-length": str(len(payload))})
+    auth = HashAuth(CREDS, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD")
+    auth._timestamp = lambda: now
+    auth.add_auth(req)
+    seed = req.headers["Authorization"].split("Signature=")[1]
+    key = signing_key(CREDS.secret_key, date)
+    prev, framed = seed, b""
+    for c in chunks:
+        sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", req.headers["x-amz-date"], scope, prev,
+                         hashlib.sha256(b"").hexdigest(), hashlib.sha256(c).hexdigest()])
+        sig = hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+        framed += b"%x;chunk-signature=%s\r\n" % (len(c), sig.encode()) + c + b"\r\n"
+        prev = sig
+    r = raw(to_bytes(req, framed))
+    check("signed aws-chunked upload -> 200", status(r) == 200, r[:300])
+    got = s3.get_object(Bucket=BUCKET, Key="signed-chunked")["Body"].read()
+    check("  ... reads back whole", got == payload)
+
+    crc = base64.b64encode(zlib.crc32(payload).to_bytes(4, "big")).decode()
+    body = (b"%x\r\n" % 65536 + payload[:65536] + b"\r\n" +
+            b"%x\r\n" % (len(payload) - 65536) + payload[65536:] + b"\r\n" +
+            b"0\r\nx-amz-checksum-crc32:" + crc.encode() + b"\r\n\r\n")
+    hdrs = {"Content-Encoding": "aws-chunked", "x-amz-trailer": "x-amz-checksum-crc32",
+            "x-amz-decoded-content-length": str(len(payload))}
+    r = raw(signed("PUT", f"/{BUCKET}/trailer", body, headers=hdrs,
+                   payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER"))
+    check("unsigned aws-chunked upload with a CRC32 trailer -> 200", status(r) == 200, r[:300])
+    obj = s3.get_object(Bucket=BUCKET, Key="trailer", ChecksumMode="ENABLED")
+    check("  ... reads back whole, with its CRC32",
+          obj["Body"].read() == payload and obj.get("ChecksumCRC32") == crc,
+          obj.get("ChecksumCRC32"))
+    bad = body.replace(crc.encode(), b"AAAAAA==")
+    r = raw(signed("PUT", f"/{BUCKET}/badtrailer", bad, headers=hdrs,
+                   payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER"))
+    check("a wrong CRC32 trailer -> 400 BadDigest", status(r) == 400 and code(r) == "BadDigest",
+          r[:300])
+    check("  ... and nothing stored", not visible("badtrailer"))
+
+
+def virtual_host():
+    """Host: BUCKET.localhost addresses BUCKET (cairn-s3 --domain localhost)."""
+    s3.put_object(Bucket=BUCKET, Key="vh", Body=b"virtual")
+    req = AWSRequest(method="GET", url=f"http://{BUCKET}.localhost:{PORT}/vh")
+    HashAuth(CREDS, hashlib.sha256(b"").hexdigest()).add_auth(req)
+    r = raw(to_bytes(req, b""))
+    check("virtual-host-style GET", status(r) == 200 and r.endswith(b"virtual"), r[:300])
+
+
 def hostile_keys():
     for key in ["../../etc/passwd", "a/../b", "./x", "日本/é/🙂", "sp ace+plus%25", "//lead",
                 "trail/", "q?x=1#frag"]:
@@ -237,8 +309,8 @@ def broken_xml():
 
 def main():
     s3.create_bucket(Bucket=BUCKET)
-    for t in (malformed_http, bad_auth, lying_bodies, chunked_tampered, hostile_keys,
-              broken_xml):
+    for t in (malformed_http, bad_auth, lying_bodies, chunked_tampered, streaming_uploads,
+              virtual_host, hostile_keys, broken_xml):
         t()
         check(f"gateway alive after {t.__name__}", alive())
     if failures:
