@@ -43,6 +43,7 @@ enum tag {
     T_CKSUM = 18,
     T_PARTS = 19,
     T_KEY = 20,
+    T_INLINE = 21,
 };
 
 /* ---- ids and names ---- */
@@ -382,6 +383,8 @@ int gw_s3_entry_encode(const struct gw_s3_entry *e, uint8_t *buf, size_t cap)
     if (e->parts)
         put_u64(&w, T_PARTS, e->parts);
     put_str(&w, T_KEY, e->key);
+    if (e->has_inline)
+        put_field(&w, T_INLINE, e->inline_data, e->inline_len);
     return writer_end(&w);
 }
 
@@ -466,6 +469,13 @@ static int entry_field(uint8_t tag, uint8_t *data, uint32_t len, void *arg)
     case T_KEY:
         e->key = inplace_str(data, len, &err);
         return err;
+    case T_INLINE:
+        if (len > GW_S3_INLINE_MAX)
+            return -EBADMSG;
+        e->has_inline = true;
+        e->inline_data = data;
+        e->inline_len = len;
+        return 0;
     default:
         return 0;
     }
@@ -481,6 +491,8 @@ int gw_s3_entry_decode(void *buf, size_t len, struct gw_s3_entry *out)
     out->content_disposition = out->cache_control = out->cksum = out->key = "";
     r = walk(buf, len, entry_field, out);
     if (r == 0 && gw_s3_id_time(out->data_id, &t) < 0)
+        r = -EBADMSG;
+    if (r == 0 && out->has_inline && (out->inline_len != out->size || out->parts))
         r = -EBADMSG;
     return r;
 }

@@ -8,7 +8,9 @@
  *                                  omap "user/NAME" -> "" (the name index)
  *   s3.buckets                     omap NAME -> bucket record
  *   s3.index.BUCKETID.SHARD        omap KEY -> entry (the bucket index, sharded
- *                                  by crc32c(KEY) % shards); xattr "state"
+ *                                  by crc32c(KEY) % shards; objects up to
+ *                                  GW_S3_INLINE_MAX carry their data in it);
+ *                                  xattr "state"
  *   s3.data.DATAID.N               the N-th 4 MiB stripe of an object's data
  *   s3.mpu.BUCKETID                omap UPLOADID -> upload record (an entry
  *                                  whose key field names the object)
@@ -41,6 +43,7 @@
 #define GW_S3_OID_MAX 96u               /* our object names (keys never appear in them) */
 #define GW_S3_SECRET_LEN 40u            /* generated secret keys */
 #define GW_S3_ACCESS_LEN 20u            /* generated access keys */
+#define GW_S3_INLINE_MAX (8u << 10)     /* objects up to this size live in their index entry */
 
 /* ---- ids and names ---- */
 
@@ -104,6 +107,9 @@ struct gw_s3_entry {
     uint32_t parts;                 /* 0: simple; else a multipart object whose
                                        part sizes are in s3.manifest.UPLOADID */
     const char *key;                /* upload records: the object key; else "" */
+    bool has_inline;                /* small objects: the data is in the entry */
+    const void *inline_data;
+    size_t inline_len;
 };
 
 /* The manifest of a completed multipart upload (s3.manifest.UPLOADID):

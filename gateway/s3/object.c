@@ -163,7 +163,7 @@ static void remove_old_data(struct s3_req *r, struct index_ctx *x)
 {
     struct gw_s3_entry old;
 
-    if (x->have_old && gw_s3_entry_decode(x->old, x->old_len, &old) == 0)
+    if (x->have_old && gw_s3_entry_decode(x->old, x->old_len, &old) == 0 && !old.has_inline)
         s3__data_remove(r->gw, old.data_id, old.size, old.parts);
 }
 
@@ -306,6 +306,7 @@ struct put_state {
     uint8_t src_entry[CAIRN_VALUE_MAX];
     size_t src_entry_len;
     int copy_err;
+    bool inline_data;   /* small: the body goes into the index entry */
 };
 
 static void put_state_free(void *p)
@@ -377,7 +378,8 @@ static void put_committed(struct s3_req *r, int err)
     size_t k = 0;
 
     if (err < 0) {
-        s3__data_remove(r->gw, ps->data_id, r->body.received, 0);
+        if (!ps->inline_data)
+            s3__data_remove(r->gw, ps->data_id, r->body.received, 0);
         if (err == -ENOENT)
             s3__error(r, "NoSuchBucket", NULL);
         else
@@ -437,6 +439,41 @@ static int put_sink(struct s3_req *r, const void *data, size_t len)
     return s3__sink_write(r, data, len);
 }
 
+/* A small object: its body, read into memory, goes into the index entry,
+ * so the PUT is one cluster op and a GET of it another. */
+static void put_inline_done(struct s3_req *r, int err)
+{
+    struct put_state *ps = r->op_state;
+    struct gw_s3_entry e;
+
+    if (err < 0) {
+        s3__error(r, s3__body_error_code(err), NULL);
+        return;
+    }
+    gw_s3_hex(r->body.md5, 16, ps->etag);
+    put_entry(r, ps, &e, r->body.received);
+    e.has_inline = true;
+    e.inline_data = r->body.mem;
+    e.inline_len = r->body.mem_len;
+    s3__index_commit(r, &e, put_committed);
+}
+
+/* The payload size the request declares (decoded for aws-chunked), or
+ * UINT64_MAX when it does not say. */
+static uint64_t declared_size(struct s3_req *r)
+{
+    const char *d = s3__header(r, "x-amz-decoded-content-length");
+    char *end;
+    unsigned long long v;
+
+    if (d) {
+        v = strtoull(d, &end, 10);
+        return *d && !*end && d[0] != '-' ? v : UINT64_MAX;
+    }
+    return r->head->has_content_length && !r->head->chunked ? r->head->content_length
+                                                             : UINT64_MAX;
+}
+
 static void object_copy(struct s3_req *r, struct put_state *ps, const char *src);
 
 static struct put_state *put_state_new(struct s3_req *r)
@@ -480,6 +517,11 @@ static void put_bucket(struct s3_req *r, int err)
         s3__error(r, "MissingContentLength", NULL);
         return;
     }
+    if (declared_size(r) <= GW_S3_INLINE_MAX) {
+        ps->inline_data = true;
+        s3__body_read(r, NULL, GW_S3_INLINE_MAX, put_inline_done);
+        return;
+    }
     rc = s3__sink_open(r, ps->data_id, 0, r->head->content_length);
     if (rc < 0) {
         s3__error_errno(r, rc);
@@ -502,7 +544,8 @@ static void copy_committed(struct s3_req *r, int err)
     char date[40], etag[GW_S3_ETAG_MAX + 3];
 
     if (err < 0) {
-        s3__data_remove(r->gw, ps->data_id, ps->src_size, 0);
+        if (!ps->inline_data)
+            s3__data_remove(r->gw, ps->data_id, ps->src_size, 0);
         s3__error(r, err == -ENOENT ? "NoSuchBucket" : s3__errno_code(err), NULL);
         return;
     }
@@ -530,10 +573,20 @@ static void copy_written(struct s3_req *r, int err)
         s3__error_errno(r, err);
         return;
     }
-    gw_s3_digests_final(r->body.digests, r->body.md5, NULL, NULL);
-    gw_s3_hex(r->body.md5, 16, ps->etag);
     CAIRN_ASSERT(gw_s3_entry_decode(ps->src_entry, ps->src_entry_len, &src) == 0);
+    if (src.has_inline) {
+        snprintf(ps->etag, sizeof(ps->etag), "%s", src.etag); /* the MD5 of the same bytes */
+    } else {
+        gw_s3_digests_final(r->body.digests, r->body.md5, NULL, NULL);
+        gw_s3_hex(r->body.md5, 16, ps->etag);
+    }
     put_entry(r, ps, &e, src.size);
+    if (src.has_inline) {
+        ps->inline_data = true;
+        e.has_inline = true;
+        e.inline_data = src.inline_data;
+        e.inline_len = src.inline_len;
+    }
     if (!ps->replace_meta) {
         e.content_type = src.content_type;
         e.content_encoding = src.content_encoding;
@@ -579,6 +632,10 @@ static void copy_source_got(struct s3_req *r, int err, const struct gw_s3_entry 
     rc = gw_s3_entry_encode(e, ps->src_entry, sizeof(ps->src_entry));
     CAIRN_ASSERT(rc > 0);
     ps->src_entry_len = (size_t)rc;
+    if (e->has_inline) {
+        copy_written(r, 0); /* no data objects to copy: the entry has it all */
+        return;
+    }
     if ((rc = s3__sink_open(r, ps->data_id, 0, e->size)) < 0 ||
         (rc = gw_s3_digests_create(GW_S3_DIGEST_MD5, GW_S3_CKSUM_NONE, &r->body.digests)) < 0 ||
         (rc = s3__source_start(r, e, 0, e->size, copy_read_done)) < 0) {
@@ -849,6 +906,11 @@ static void get_entry(struct s3_req *r, int err, const struct gw_s3_entry *e)
     k = object_headers(r, e, &rg, n, v, 48, buf);
     gw_http_resp_start(r->http, rg.partial ? 206 : 200, n, v, k, (int64_t)rg.len);
     if (head || rg.len == 0) {
+        s3__response_end(r, false);
+        return;
+    }
+    if (e->has_inline) {
+        gw_http_resp_write(r->http, (const uint8_t *)e->inline_data + rg.off, rg.len);
         s3__response_end(r, false);
         return;
     }
