@@ -58,14 +58,6 @@ static struct bucket_state *state_new(struct s3_req *r)
     return st;
 }
 
-static void owner_xml(struct evbuffer *out, const char *name)
-{
-    gw_s3_xml_open(out, "Owner", NULL);
-    gw_s3_xml_element(out, "ID", name);
-    gw_s3_xml_element(out, "DisplayName", name);
-    gw_s3_xml_close(out, "Owner");
-}
-
 /* ---- ListBuckets ---- */
 
 static void service_page(struct s3_req *r);
@@ -137,7 +129,7 @@ void s3__service_list(struct s3_req *r)
     }
     gw_s3_xml_declaration(st->out);
     gw_s3_xml_open(st->out, "ListAllMyBucketsResult", XMLNS);
-    owner_xml(st->out, r->user.name);
+    s3__owner_xml(st->out, "Owner", r->user.name);
     gw_s3_xml_open(st->out, "Buckets", NULL);
     service_page(r);
 }
@@ -286,28 +278,11 @@ void s3__bucket_create(struct s3_req *r)
 
 /* ---- HeadBucket, location, versioning ---- */
 
-static bool owned(struct s3_req *r, int err)
-{
-    if (err == -ENOENT) {
-        s3__error(r, "NoSuchBucket", NULL);
-        return false;
-    }
-    if (err < 0) {
-        s3__error_errno(r, err);
-        return false;
-    }
-    if (strcmp(r->binfo.owner, r->user.name) != 0) {
-        s3__error(r, "AccessDenied", NULL);
-        return false;
-    }
-    return true;
-}
-
 static void head_found(struct s3_req *r, int err)
 {
     const char *n[1] = {"x-amz-bucket-region"}, *v[1] = {r->binfo.region};
 
-    if (owned(r, err))
+    if (s3__bucket_owned(r, err))
         s3__respond(r, 200, n, v, 1, NULL);
 }
 
@@ -320,7 +295,7 @@ static void location_found(struct s3_req *r, int err)
 {
     struct evbuffer *out;
 
-    if (!owned(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     out = evbuffer_new();
     gw_s3_xml_declaration(out);
@@ -342,7 +317,7 @@ static void versioning_found(struct s3_req *r, int err)
 {
     struct evbuffer *out;
 
-    if (!owned(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     out = evbuffer_new();
     gw_s3_xml_declaration(out);
@@ -358,35 +333,16 @@ void s3__bucket_versioning(struct s3_req *r)
 
 /* ---- DeleteBucket ---- */
 
-static void shard_removed(int result, struct cairn_op *op, void *arg)
-{
-    (void)result;
-    (void)arg;
-    cairn_op_destroy(op);
-}
-
 static void remove_shards_async(struct s3_gw *gw, const struct gw_s3_bucket *b)
 {
     char oid[GW_S3_OID_MAX];
 
     for (uint32_t i = 0; i < b->shards; i++) {
-        struct cairn_op *op = cairn_op_create();
-        if (!op)
-            return;
         gw_s3_oid_index(b->id, i, oid);
-        cairn_op_remove(op);
-        if (cairn_op_exec_async(gw->cairn, gw->pool, oid, op, shard_removed, NULL) < 0)
-            cairn_op_destroy(op);
+        s3__remove_async(gw, oid);
     }
     gw_s3_oid_uploads(b->id, oid);
-    {
-        struct cairn_op *op = cairn_op_create();
-        if (op) {
-            cairn_op_remove(op);
-            if (cairn_op_exec_async(gw->cairn, gw->pool, oid, op, shard_removed, NULL) < 0)
-                cairn_op_destroy(op);
-        }
-    }
+    s3__remove_async(gw, oid);
 }
 
 static void delete_mark(struct s3_req *r);
@@ -499,7 +455,7 @@ static void delete_found(struct s3_req *r, int err)
 {
     struct bucket_state *st;
 
-    if (!owned(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     st = state_new(r);
     if (!st) {

@@ -177,6 +177,17 @@ void s3__bucket_lookup_name(struct s3_req *r, const char *name, struct gw_s3_buc
 void s3__bucket_forget(struct s3_gw *gw, const char *name);
 void s3__bucket_remember(struct s3_gw *gw, const char *name, const struct gw_s3_bucket *b);
 
+/* false after answering NoSuchBucket, an error for @err, or AccessDenied
+ * when the caller does not own r->binfo; true to go on. */
+bool s3__bucket_owned(struct s3_req *r, int err);
+/* Removes object @oid, fire and forget (what fails is left to gc). */
+void s3__remove_async(struct s3_gw *gw, const char *oid);
+/* <ELEMENT><ID>name</ID><DisplayName>name</DisplayName></ELEMENT> */
+void s3__owner_xml(struct evbuffer *out, const char *element, const char *name);
+/* The x-amz-meta-* headers as "name\0value\0" pairs (names lowercased)
+ * into @buf. -E2BIG over S3's 2 KiB or @cap. */
+int s3__collect_meta(struct s3_req *r, char *buf, size_t cap, size_t *len);
+
 /* Runs @op on @oid asynchronously holding a reference on @r; @cb gets the
  * result (the op is destroyed after @cb returns). On a synchronous failure
  * @cb is called at once with the error. */

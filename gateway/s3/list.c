@@ -137,10 +137,7 @@ static void emit_object(struct s3_req *r, struct list_state *ls, const char *key
     gw_s3_xml_elementf(out, "Size", "%" PRIu64, e->size);
     gw_s3_xml_element(out, "StorageClass", "STANDARD");
     if (ls->kind != LIST_V2 || ls->fetch_owner) {
-        gw_s3_xml_open(out, "Owner", NULL);
-        gw_s3_xml_element(out, "ID", r->binfo.owner);
-        gw_s3_xml_element(out, "DisplayName", r->binfo.owner);
-        gw_s3_xml_close(out, "Owner");
+        s3__owner_xml(out, "Owner", r->binfo.owner);
     }
     gw_s3_xml_close(out, el);
 }

@@ -89,41 +89,6 @@ static struct mpu_state *mpu_new(struct s3_req *r)
     return m;
 }
 
-static bool bucket_ok(struct s3_req *r, int err)
-{
-    if (err == -ENOENT) {
-        s3__error(r, "NoSuchBucket", NULL);
-        return false;
-    }
-    if (err < 0) {
-        s3__error_errno(r, err);
-        return false;
-    }
-    if (strcmp(r->binfo.owner, r->user.name) != 0) {
-        s3__error(r, "AccessDenied", NULL);
-        return false;
-    }
-    return true;
-}
-
-static void noop_done(int result, struct cairn_op *op, void *arg)
-{
-    (void)result;
-    (void)arg;
-    cairn_op_destroy(op);
-}
-
-static void remove_async(struct s3_gw *gw, const char *oid)
-{
-    struct cairn_op *op = cairn_op_create();
-
-    if (!op)
-        return;
-    cairn_op_remove(op);
-    if (cairn_op_exec_async(gw->cairn, gw->pool, oid, op, noop_done, NULL) < 0)
-        cairn_op_destroy(op);
-}
-
 static void remove_part_data(struct s3_gw *gw, const char *upload_id, uint32_t part,
                              uint64_t size)
 {
@@ -131,7 +96,7 @@ static void remove_part_data(struct s3_gw *gw, const char *upload_id, uint32_t p
 
     for (uint64_t s = 0; s == 0 || s * GW_S3_STRIPE_BYTES < size; s++) {
         gw_s3_oid_part(upload_id, part, (uint32_t)s, oid);
-        remove_async(gw, oid);
+        s3__remove_async(gw, oid);
     }
 }
 
@@ -163,7 +128,7 @@ static void manifest_read_for_rm(int result, struct cairn_op *op, void *arg)
                 remove_part_data(x->gw, x->upload_id, parts[i].number, parts[i].size);
             free(parts);
             gw_s3_oid_manifest(x->upload_id, oid);
-            remove_async(x->gw, oid);
+            s3__remove_async(x->gw, oid);
         }
     }
     free(x->buf);
@@ -277,33 +242,6 @@ static void initiated(struct s3_req *r, int err, struct cairn_op *op)
     evbuffer_free(out);
 }
 
-/* x-amz-meta-* into "name\0value\0" pairs; -E2BIG over the limit. */
-static int meta_pairs(struct s3_req *r, char *buf, size_t cap, size_t *len)
-{
-    size_t total = 0, k = 0;
-
-    for (size_t i = 0; i < r->head->header_count; i++) {
-        const struct gw_http_header *h = &r->head->headers[i];
-        size_t nl, vl;
-        if (strncasecmp(h->name, "x-amz-meta-", 11) != 0 || !h->name[11])
-            continue;
-        nl = strlen(h->name + 11);
-        vl = strlen(h->value);
-        total += nl + vl;
-        if (total > GW_S3_META_MAX || k + nl + vl + 2 > cap)
-            return -E2BIG;
-        for (size_t j = 0; j < nl; j++) {
-            char c = h->name[11 + j];
-            buf[k + j] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-        }
-        buf[k + nl] = '\0';
-        memcpy(buf + k + nl + 1, h->value, vl + 1);
-        k += nl + vl + 2;
-    }
-    *len = k;
-    return 0;
-}
-
 static void initiate_bucket(struct s3_req *r, int err)
 {
     struct mpu_state *m;
@@ -315,14 +253,14 @@ static void initiate_bucket(struct s3_req *r, int err)
     struct cairn_op *op;
     int n;
 
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     m = mpu_new(r);
     if (!m) {
         s3__error(r, "InternalError", NULL);
         return;
     }
-    if (meta_pairs(r, meta, sizeof(meta), &e.meta_len) < 0) {
+    if (s3__collect_meta(r, meta, sizeof(meta), &e.meta_len) < 0) {
         s3__error(r, "MetadataTooLarge", NULL);
         return;
     }
@@ -490,7 +428,7 @@ static void part_bucket(struct s3_req *r, int err)
 {
     struct mpu_state *m;
 
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     m = mpu_new(r);
     if (!m) {
@@ -745,14 +683,8 @@ static void list_parts_answer(struct s3_req *r)
         gw_s3_xml_elementf(out, "NextPartNumberMarker", "%u", last);
     gw_s3_xml_elementf(out, "MaxParts", "%lu", max);
     gw_s3_xml_element(out, "IsTruncated", truncated ? "true" : "false");
-    gw_s3_xml_open(out, "Initiator", NULL);
-    gw_s3_xml_element(out, "ID", r->user.name);
-    gw_s3_xml_element(out, "DisplayName", r->user.name);
-    gw_s3_xml_close(out, "Initiator");
-    gw_s3_xml_open(out, "Owner", NULL);
-    gw_s3_xml_element(out, "ID", r->binfo.owner);
-    gw_s3_xml_element(out, "DisplayName", r->binfo.owner);
-    gw_s3_xml_close(out, "Owner");
+    s3__owner_xml(out, "Initiator", r->user.name);
+    s3__owner_xml(out, "Owner", r->binfo.owner);
     gw_s3_xml_element(out, "StorageClass", "STANDARD");
     gw_s3_xml_close(out, "ListPartsResult");
     s3__respond(r, 200, NULL, NULL, 0, out);
@@ -766,7 +698,7 @@ static void list_parts_upload(struct s3_req *r)
 
 static void list_parts_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     if (!mpu_new(r)) {
         s3__error(r, "InternalError", NULL);
@@ -802,7 +734,7 @@ static void drop_upload(struct s3_req *r, bool with_data, const bool *keep)
     for (size_t i = 0; with_data && i < m->nparts; i++)
         if (!keep || !keep[i])
             remove_part_data(r->gw, m->upload_id, m->parts[i].number, m->parts[i].size);
-    remove_async(r->gw, m->oid_parts);
+    s3__remove_async(r->gw, m->oid_parts);
 }
 
 /* ---- AbortMultipartUpload ---- */
@@ -833,7 +765,7 @@ static void abort_upload(struct s3_req *r)
 
 static void abort_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     if (!mpu_new(r)) {
         s3__error(r, "InternalError", NULL);
@@ -859,7 +791,7 @@ static void complete_committed(struct s3_req *r, int err)
     if (err < 0) {
         char oid[GW_S3_OID_MAX];
         gw_s3_oid_manifest(m->upload_id, oid);
-        remove_async(r->gw, oid);
+        s3__remove_async(r->gw, oid);
         s3__error(r, err == -ENOENT ? "NoSuchBucket" : s3__errno_code(err), NULL);
         return;
     }
@@ -1020,7 +952,7 @@ static void complete_body(struct s3_req *r, int err)
 
 static void complete_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     if (!mpu_new(r)) {
         s3__error(r, "InternalError", NULL);
@@ -1102,14 +1034,8 @@ static void uploads_answer(struct s3_req *r, struct uploads_state *u)
         gw_s3_xml_open(out, "Upload", NULL);
         gw_s3_xml_element(out, "Key", w->key);
         gw_s3_xml_element(out, "UploadId", w->id);
-        gw_s3_xml_open(out, "Initiator", NULL);
-        gw_s3_xml_element(out, "ID", r->binfo.owner);
-        gw_s3_xml_element(out, "DisplayName", r->binfo.owner);
-        gw_s3_xml_close(out, "Initiator");
-        gw_s3_xml_open(out, "Owner", NULL);
-        gw_s3_xml_element(out, "ID", r->binfo.owner);
-        gw_s3_xml_element(out, "DisplayName", r->binfo.owner);
-        gw_s3_xml_close(out, "Owner");
+        s3__owner_xml(out, "Initiator", r->binfo.owner);
+        s3__owner_xml(out, "Owner", r->binfo.owner);
         gw_s3_xml_element(out, "StorageClass", "STANDARD");
         gw_s3_xml_element(out, "Initiated", date);
         gw_s3_xml_close(out, "Upload");
@@ -1196,7 +1122,7 @@ static void uploads_bucket(struct s3_req *r, int err)
 {
     struct uploads_state *u;
 
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     u = calloc(1, sizeof(*u));
     if (!u) {

@@ -29,42 +29,6 @@
 
 /* ---- shared: ownership, data removal ---- */
 
-/* -ENOENT NoSuchBucket, AccessDenied unless the caller owns the bucket. */
-static bool bucket_ok(struct s3_req *r, int err)
-{
-    if (err == -ENOENT) {
-        s3__error(r, "NoSuchBucket", NULL);
-        return false;
-    }
-    if (err < 0) {
-        s3__error_errno(r, err);
-        return false;
-    }
-    if (strcmp(r->binfo.owner, r->user.name) != 0) {
-        s3__error(r, "AccessDenied", NULL);
-        return false;
-    }
-    return true;
-}
-
-static void removed(int result, struct cairn_op *op, void *arg)
-{
-    (void)result;
-    (void)arg;
-    cairn_op_destroy(op);
-}
-
-static void remove_oid(struct s3_gw *gw, const char *oid)
-{
-    struct cairn_op *op = cairn_op_create();
-
-    if (!op)
-        return;
-    cairn_op_remove(op);
-    if (cairn_op_exec_async(gw->cairn, gw->pool, oid, op, removed, NULL) < 0)
-        cairn_op_destroy(op);
-}
-
 void s3__data_remove(struct s3_gw *gw, const char *data_id, uint64_t size, uint32_t parts)
 {
     char oid[GW_S3_OID_MAX];
@@ -77,7 +41,7 @@ void s3__data_remove(struct s3_gw *gw, const char *data_id, uint64_t size, uint3
     }
     for (uint64_t s = 0; s * GW_S3_STRIPE_BYTES < size; s++) {
         gw_s3_oid_data(data_id, (uint32_t)s, oid);
-        remove_oid(gw, oid);
+        s3__remove_async(gw, oid);
     }
 }
 
@@ -317,32 +281,6 @@ static void put_state_free(void *p)
     free(ps);
 }
 
-/* x-amz-meta-* headers (names lowercased) into ps->meta. -E2BIG over
- * S3's 2 KiB. */
-static int collect_meta(struct s3_req *r, struct put_state *ps)
-{
-    size_t total = 0;
-
-    ps->meta_len = 0;
-    for (size_t i = 0; i < r->head->header_count; i++) {
-        const struct gw_http_header *h = &r->head->headers[i];
-        size_t nl, vl;
-        if (strncasecmp(h->name, "x-amz-meta-", 11) != 0 || !h->name[11])
-            continue;
-        nl = strlen(h->name + 11);
-        vl = strlen(h->value);
-        total += nl + vl;
-        if (total > GW_S3_META_MAX || ps->meta_len + nl + vl + 2 > sizeof(ps->meta))
-            return -E2BIG;
-        for (size_t k = 0; k < nl; k++)
-            ps->meta[ps->meta_len + k] = (char)tolower((unsigned char)h->name[11 + k]);
-        ps->meta[ps->meta_len + nl] = '\0';
-        memcpy(ps->meta + ps->meta_len + nl + 1, h->value, vl + 1);
-        ps->meta_len += nl + vl + 2;
-    }
-    return 0;
-}
-
 static void copy_header(struct s3_req *r, const char *name, char *out, size_t cap)
 {
     const char *v = s3__header(r, name);
@@ -498,14 +436,14 @@ static void put_bucket(struct s3_req *r, int err)
     struct put_state *ps;
     int rc;
 
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     ps = put_state_new(r);
     if (!ps) {
         s3__error(r, "InternalError", NULL);
         return;
     }
-    if (collect_meta(r, ps) < 0) {
+    if (s3__collect_meta(r, ps->meta, sizeof(ps->meta), &ps->meta_len) < 0) {
         s3__error(r, "MetadataTooLarge", NULL);
         return;
     }
@@ -921,7 +859,7 @@ static void get_entry(struct s3_req *r, int err, const struct gw_s3_entry *e)
 
 static void get_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     s3__index_get(r, get_entry);
 }
@@ -949,7 +887,7 @@ static void delete_done(struct s3_req *r, int err)
 
 static void delete_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     index_remove(r, delete_done);
 }
@@ -1061,7 +999,7 @@ static void mdel_body(struct s3_req *r, int err)
 
 static void mdel_bucket(struct s3_req *r, int err)
 {
-    if (!bucket_ok(r, err))
+    if (!s3__bucket_owned(r, err))
         return;
     s3__body_read(r, NULL, S3_XML_BODY_MAX, mdel_body);
 }

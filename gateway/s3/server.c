@@ -7,6 +7,7 @@
  * reference counts and async op execution. Runs on libcairn's loop thread. */
 #include "gateway/s3/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -268,6 +269,75 @@ void s3__error(struct s3_req *r, const char *code, const char *message)
 void s3__error_errno(struct s3_req *r, int err)
 {
     s3__error(r, s3__errno_code(err), NULL);
+}
+
+/* ---- shared by the operations ---- */
+
+bool s3__bucket_owned(struct s3_req *r, int err)
+{
+    if (err == -ENOENT) {
+        s3__error(r, "NoSuchBucket", NULL);
+        return false;
+    }
+    if (err < 0) {
+        s3__error_errno(r, err);
+        return false;
+    }
+    if (strcmp(r->binfo.owner, r->user.name) != 0) {
+        s3__error(r, "AccessDenied", NULL);
+        return false;
+    }
+    return true;
+}
+
+static void removed(int result, struct cairn_op *op, void *arg)
+{
+    (void)result;
+    (void)arg;
+    cairn_op_destroy(op);
+}
+
+void s3__remove_async(struct s3_gw *gw, const char *oid)
+{
+    struct cairn_op *op = cairn_op_create();
+
+    if (!op)
+        return;
+    cairn_op_remove(op);
+    if (cairn_op_exec_async(gw->cairn, gw->pool, oid, op, removed, NULL) < 0)
+        cairn_op_destroy(op);
+}
+
+void s3__owner_xml(struct evbuffer *out, const char *element, const char *name)
+{
+    gw_s3_xml_open(out, element, NULL);
+    gw_s3_xml_element(out, "ID", name);
+    gw_s3_xml_element(out, "DisplayName", name);
+    gw_s3_xml_close(out, element);
+}
+
+int s3__collect_meta(struct s3_req *r, char *buf, size_t cap, size_t *len)
+{
+    size_t total = 0, k = 0;
+
+    for (size_t i = 0; i < r->head->header_count; i++) {
+        const struct gw_http_header *h = &r->head->headers[i];
+        size_t nl, vl;
+        if (strncasecmp(h->name, "x-amz-meta-", 11) != 0 || !h->name[11])
+            continue;
+        nl = strlen(h->name + 11);
+        vl = strlen(h->value);
+        total += nl + vl;
+        if (total > GW_S3_META_MAX || k + nl + vl + 2 > cap)
+            return -E2BIG;
+        for (size_t j = 0; j < nl; j++) /* S3 keeps metadata names lowercase */
+            buf[k + j] = (char)tolower((unsigned char)h->name[11 + j]);
+        buf[k + nl] = '\0';
+        memcpy(buf + k + nl + 1, h->value, vl + 1);
+        k += nl + vl + 2;
+    }
+    *len = k;
+    return 0;
 }
 
 /* ---- async ops ---- */
