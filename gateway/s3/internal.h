@@ -231,9 +231,14 @@ void s3__data_remove(struct s3_gw *gw, const char *data_id, uint64_t size, uint3
 
 /* ---- stream.c: stripes in and out ---- */
 
-/* A sink writes a byte stream as the stripes of @data_id (or of a part of
- * an upload when part > 0), at most S3_WRITES_INFLIGHT in flight. */
-int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint64_t size_hint);
+/* A sink writes a byte stream as the stripes of @data_id (or of attempt
+ * @attempt of part @part of an upload when part > 0), at most
+ * S3_WRITES_INFLIGHT in flight. */
+int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint32_t attempt,
+                  uint64_t size_hint);
+/* Abandons the upload: once the writes in flight are done, the stripes
+ * written are removed. Idempotent; no-op once a finish was asked for. */
+void s3__sink_discard(struct s3_req *r);
 /* 0 (keep sending), 1 (pause: resume when the sink calls s3__body_resume),
  * or -errno. */
 int s3__sink_write(struct s3_req *r, const void *data, size_t len);

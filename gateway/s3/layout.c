@@ -44,6 +44,7 @@ enum tag {
     T_PARTS = 19,
     T_KEY = 20,
     T_INLINE = 21,
+    T_ATTEMPT = 22,
 };
 
 /* ---- ids and names ---- */
@@ -94,10 +95,10 @@ void gw_s3_oid_data(const char *data_id, uint32_t stripe, char out[GW_S3_OID_MAX
     snprintf(out, GW_S3_OID_MAX, "s3.data.%s.%u", data_id, stripe);
 }
 
-void gw_s3_oid_part(const char *upload_id, uint32_t part, uint32_t stripe,
+void gw_s3_oid_part(const char *upload_id, uint32_t part, uint32_t attempt, uint32_t stripe,
                     char out[GW_S3_OID_MAX])
 {
-    snprintf(out, GW_S3_OID_MAX, "s3.data.%s.p%u.%u", upload_id, part, stripe);
+    snprintf(out, GW_S3_OID_MAX, "s3.data.%s.p%u.%08x.%u", upload_id, part, attempt, stripe);
 }
 
 void gw_s3_oid_manifest(const char *upload_id, char out[GW_S3_OID_MAX])
@@ -385,6 +386,8 @@ int gw_s3_entry_encode(const struct gw_s3_entry *e, uint8_t *buf, size_t cap)
     put_str(&w, T_KEY, e->key);
     if (e->has_inline)
         put_field(&w, T_INLINE, e->inline_data, e->inline_len);
+    if (e->attempt)
+        put_u64(&w, T_ATTEMPT, e->attempt);
     return writer_end(&w);
 }
 
@@ -469,6 +472,11 @@ static int entry_field(uint8_t tag, uint8_t *data, uint32_t len, void *arg)
     case T_KEY:
         e->key = inplace_str(data, len, &err);
         return err;
+    case T_ATTEMPT:
+        if (get_u64(data, len, &v) < 0 || v > UINT32_MAX)
+            return -EBADMSG;
+        e->attempt = (uint32_t)v;
+        return 0;
     case T_INLINE:
         if (len > GW_S3_INLINE_MAX)
             return -EBADMSG;
@@ -517,8 +525,9 @@ void gw_s3_manifest_encode(const struct gw_s3_manifest_part *parts, uint32_t n, 
 {
     put_le(out, n, 4);
     for (uint32_t i = 0; i < n; i++) {
-        put_le(out + 4 + (size_t)i * 12, parts[i].number, 4);
-        put_le(out + 8 + (size_t)i * 12, parts[i].size, 8);
+        put_le(out + 4 + (size_t)i * 16, parts[i].number, 4);
+        put_le(out + 8 + (size_t)i * 16, parts[i].attempt, 4);
+        put_le(out + 12 + (size_t)i * 16, parts[i].size, 8);
     }
 }
 
@@ -539,8 +548,9 @@ int gw_s3_manifest_decode(const void *buf, size_t len, uint64_t total,
     if (!p)
         return -ENOMEM;
     for (uint32_t i = 0; i < count; i++) {
-        p[i].number = (uint32_t)get_le(m + 4 + (size_t)i * 12, 4);
-        p[i].size = get_le(m + 8 + (size_t)i * 12, 8);
+        p[i].number = (uint32_t)get_le(m + 4 + (size_t)i * 16, 4);
+        p[i].attempt = (uint32_t)get_le(m + 8 + (size_t)i * 16, 4);
+        p[i].size = get_le(m + 12 + (size_t)i * 16, 8);
         if (p[i].size > total - sum) {
             free(p);
             return -EBADMSG;

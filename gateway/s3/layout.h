@@ -15,7 +15,10 @@
  *   s3.mpu.BUCKETID                omap UPLOADID -> upload record (an entry
  *                                  whose key field names the object)
  *   s3.parts.UPLOADID              omap "%05u" part number -> part record (an entry)
- *   s3.data.UPLOADID.pPART.N       stripes of a multipart part
+ *   s3.data.UPLOADID.pPART.ATTEMPT.N  stripes of one upload of a part (each
+ *                                  upload of a part number writes fresh
+ *                                  stripes under a new ATTEMPT, so a retry
+ *                                  never tears the part it replaces)
  *   s3.manifest.UPLOADID           data: the part sizes of a completed upload
  *
  * A DATAID (and an UPLOADID) is 24 hex digits: 8 of the creation time in
@@ -58,7 +61,7 @@ uint32_t gw_s3_shard_of(const char *key, size_t key_len, uint32_t shards);
 
 void gw_s3_oid_index(const char *bucket_id, uint32_t shard, char out[GW_S3_OID_MAX]);
 void gw_s3_oid_data(const char *data_id, uint32_t stripe, char out[GW_S3_OID_MAX]);
-void gw_s3_oid_part(const char *upload_id, uint32_t part, uint32_t stripe,
+void gw_s3_oid_part(const char *upload_id, uint32_t part, uint32_t attempt, uint32_t stripe,
                     char out[GW_S3_OID_MAX]);
 void gw_s3_oid_manifest(const char *upload_id, char out[GW_S3_OID_MAX]);
 void gw_s3_oid_uploads(const char *bucket_id, char out[GW_S3_OID_MAX]);
@@ -107,21 +110,24 @@ struct gw_s3_entry {
     uint32_t parts;                 /* 0: simple; else a multipart object whose
                                        part sizes are in s3.manifest.UPLOADID */
     const char *key;                /* upload records: the object key; else "" */
+    uint32_t attempt;               /* part records: whose stripes hold the part */
     bool has_inline;                /* small objects: the data is in the entry */
     const void *inline_data;
     size_t inline_len;
 };
 
 /* The manifest of a completed multipart upload (s3.manifest.UPLOADID):
- * u32 count, then (u32 number, u64 size) per part, little endian. */
+ * u32 count, then (u32 number, u32 attempt, u64 size) per part, little
+ * endian. */
 #define GW_S3_MANIFEST_PARTS_MAX 10000u
 struct gw_s3_manifest_part {
     uint32_t number;
+    uint32_t attempt;
     uint64_t size;
 };
 static inline size_t gw_s3_manifest_bytes(uint32_t n)
 {
-    return 4 + (size_t)n * 12;
+    return 4 + (size_t)n * 16;
 }
 void gw_s3_manifest_encode(const struct gw_s3_manifest_part *parts, uint32_t n, uint8_t *out);
 /* Decodes into a new array (free() it). 0, -EBADMSG (malformed, or the

@@ -29,6 +29,7 @@
 
 struct part_info {
     uint32_t number;
+    uint32_t attempt;
     uint64_t size;
     int64_t mtime_ns;
     char etag[GW_S3_ETAG_MAX + 1];
@@ -44,6 +45,10 @@ struct mpu_state {
     struct gw_s3_entry upload;      /* decoded from a copy of rec */
     uint8_t rec_copy[CAIRN_VALUE_MAX];
     uint32_t part;                  /* UploadPart: its number */
+    uint32_t attempt;               /* ... the stripes this upload of it writes */
+    uint8_t old_part[512];          /* ... the record it replaces, if any */
+    size_t old_part_len;
+    bool have_old_part;
     char etag[GW_S3_ETAG_MAX + 1];
     /* ListParts / Complete: every part record */
     struct part_info *parts;
@@ -90,12 +95,12 @@ static struct mpu_state *mpu_new(struct s3_req *r)
 }
 
 static void remove_part_data(struct s3_gw *gw, const char *upload_id, uint32_t part,
-                             uint64_t size)
+                             uint32_t attempt, uint64_t size)
 {
     char oid[GW_S3_OID_MAX];
 
     for (uint64_t s = 0; s == 0 || s * GW_S3_STRIPE_BYTES < size; s++) {
-        gw_s3_oid_part(upload_id, part, (uint32_t)s, oid);
+        gw_s3_oid_part(upload_id, part, attempt, (uint32_t)s, oid);
         s3__remove_async(gw, oid);
     }
 }
@@ -120,12 +125,13 @@ static void manifest_read_for_rm(int result, struct cairn_op *op, void *arg)
     cairn_op_destroy(op);
     if (result == 0 && x->len >= 4) {
         /* The total is not known here: add the sizes up first. */
-        for (size_t off = 4; off + 12 <= x->len; off += 12)
+        for (size_t off = 4; off + 16 <= x->len; off += 16)
             for (int k = 0; k < 8; k++)
-                total += (uint64_t)x->buf[off + 4 + k] << (8 * k);
+                total += (uint64_t)x->buf[off + 8 + k] << (8 * k);
         if (gw_s3_manifest_decode(x->buf, x->len, total, &parts, &n) == 0) {
             for (uint32_t i = 0; i < n; i++)
-                remove_part_data(x->gw, x->upload_id, parts[i].number, parts[i].size);
+                remove_part_data(x->gw, x->upload_id, parts[i].number, parts[i].attempt,
+                                 parts[i].size);
             free(parts);
             gw_s3_oid_manifest(x->upload_id, oid);
             s3__remove_async(x->gw, oid);
@@ -303,8 +309,16 @@ static void part_recorded(struct s3_req *r, int err, struct cairn_op *op)
 
     (void)op;
     if (err < 0) {
+        remove_part_data(r->gw, m->upload_id, m->part, m->attempt,
+                         m->copy_err == 1 ? m->src_len : r->body.received);
         s3__error_errno(r, err);
         return;
+    }
+    if (m->have_old_part) { /* the upload this one replaces */
+        struct gw_s3_entry old;
+        if (gw_s3_entry_decode(m->old_part, m->old_part_len, &old) == 0 &&
+            old.attempt != m->attempt)
+            remove_part_data(r->gw, m->upload_id, m->part, old.attempt, old.size);
     }
     snprintf(etag, sizeof(etag), "\"%s\"", m->etag);
     if (r->body.extra && r->body.extra_b64[0]) {
@@ -342,6 +356,7 @@ static void part_record(struct s3_req *r, uint64_t size)
     e.mtime_ns = s3__now_ns();
     snprintf(e.etag, sizeof(e.etag), "%s", m->etag);
     snprintf(e.data_id, sizeof(e.data_id), "%s", m->upload_id);
+    e.attempt = m->attempt;
     e.content_type = e.content_encoding = e.content_disposition = e.cache_control = "";
     e.key = "";
     e.cksum = "";
@@ -374,7 +389,7 @@ static void part_body_done(struct s3_req *r, int err)
     if (err < 0) {
         s3__req_ref(r); /* the answer may drop the HTTP side's reference */
         s3__error(r, s3__body_error_code(err), NULL);
-        s3__sink_finish(r, NULL);
+        s3__sink_discard(r);
         s3__req_unref(r);
         return;
     }
@@ -388,11 +403,17 @@ static int part_sink(struct s3_req *r, const void *data, size_t len)
 
 static void part_copy(struct s3_req *r);
 
-static void part_upload(struct s3_req *r)
+static void part_upload_go(struct s3_req *r, int err, struct cairn_op *op)
 {
     struct mpu_state *m = r->op_state;
     int rc;
 
+    (void)op;
+    if (err < 0 && err != -ENODATA && err != -ENOENT) {
+        s3__error_errno(r, err);
+        return;
+    }
+    m->have_old_part = err == 0;
     if (s3__header(r, "x-amz-copy-source")) {
         part_copy(r);
         return;
@@ -401,12 +422,32 @@ static void part_upload(struct s3_req *r)
         s3__error(r, "MissingContentLength", NULL);
         return;
     }
-    rc = s3__sink_open(r, m->upload_id, m->part, r->head->content_length);
+    rc = s3__sink_open(r, m->upload_id, m->part, m->attempt, r->head->content_length);
     if (rc < 0) {
         s3__error_errno(r, rc);
         return;
     }
     s3__body_read(r, part_sink, 0, part_body_done);
+}
+
+/* Reads the record of an earlier upload of this part number (its stripes
+ * go once this upload is recorded), then writes under a fresh attempt. */
+static void part_upload(struct s3_req *r)
+{
+    struct mpu_state *m = r->op_state;
+    struct cairn_op *op = cairn_op_create();
+    char id[GW_S3_ID_LEN + 1];
+
+    if (!op) {
+        s3__error(r, "InternalError", NULL);
+        return;
+    }
+    gw_s3_id_new(0, id); /* random digits after 8 zeros */
+    m->attempt = (uint32_t)strtoul(id + GW_S3_ID_LEN - 8, NULL, 16) | 1u;
+    snprintf(m->part_key, sizeof(m->part_key), "%05u", m->part);
+    cairn_op_omap_get(op, m->part_key, strlen(m->part_key), m->old_part, sizeof(m->old_part),
+                      &m->old_part_len);
+    s3__exec(r, m->oid_parts, op, part_upload_go);
 }
 
 static int part_number(struct s3_req *r, uint32_t *out)
@@ -507,7 +548,7 @@ static void part_copy_got(struct s3_req *r, int err, const struct gw_s3_entry *e
         s3__error(r, "InvalidRange", NULL);
         return;
     }
-    if ((rc = s3__sink_open(r, m->upload_id, m->part, m->src_len)) < 0 ||
+    if ((rc = s3__sink_open(r, m->upload_id, m->part, m->attempt, m->src_len)) < 0 ||
         (rc = gw_s3_digests_create(GW_S3_DIGEST_MD5, GW_S3_CKSUM_NONE, &r->body.digests)) < 0 ||
         (rc = s3__source_start(r, e, m->src_off, m->src_len, part_copy_read)) < 0)
         s3__error_errno(r, rc);
@@ -609,6 +650,7 @@ static void parts_listed(struct s3_req *r, int err, struct cairn_op *op)
         p = &m->parts[m->nparts++];
         p->number = (uint32_t)strtoul(num, NULL, 10);
         p->size = e.size;
+        p->attempt = e.attempt;
         p->mtime_ns = e.mtime_ns;
         snprintf(p->etag, sizeof(p->etag), "%s", e.etag);
         snprintf(p->cksum, sizeof(p->cksum), "%s", e.cksum);
@@ -733,7 +775,8 @@ static void drop_upload(struct s3_req *r, bool with_data, const bool *keep)
     }
     for (size_t i = 0; with_data && i < m->nparts; i++)
         if (!keep || !keep[i])
-            remove_part_data(r->gw, m->upload_id, m->parts[i].number, m->parts[i].size);
+            remove_part_data(r->gw, m->upload_id, m->parts[i].number, m->parts[i].attempt,
+                             m->parts[i].size);
     s3__remove_async(r->gw, m->oid_parts);
 }
 
@@ -890,6 +933,7 @@ static const char *complete_check(struct s3_req *r, struct mpu_state *m)
             sscanf(p->etag + 2 * k, "%2hhx", &bin[k]);
         EVP_DigestUpdate(ctx, bin, 16);
         mp[i].number = p->number;
+        mp[i].attempt = p->attempt;
         mp[i].size = p->size;
         m->total += p->size;
     }

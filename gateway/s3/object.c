@@ -351,21 +351,12 @@ static void put_data_done(struct s3_req *r, int err)
     s3__index_commit(r, &e, put_committed);
 }
 
-/* After a body error, the data written so far is removed once the writes
- * in flight are done. */
-static void put_cleanup(struct s3_req *r, int err)
-{
-    struct put_state *ps = r->op_state;
-    (void)err;
-    s3__data_remove(r->gw, ps->data_id, r->body.received + GW_S3_STRIPE_BYTES, 0);
-}
-
 static void put_body_done(struct s3_req *r, int err)
 {
     if (err < 0) {
         s3__req_ref(r); /* the answer may drop the HTTP side's reference */
         s3__error(r, s3__body_error_code(err), NULL);
-        s3__sink_finish(r, put_cleanup);
+        s3__sink_discard(r);
         s3__req_unref(r);
         return;
     }
@@ -460,7 +451,7 @@ static void put_bucket(struct s3_req *r, int err)
         s3__body_read(r, NULL, GW_S3_INLINE_MAX, put_inline_done);
         return;
     }
-    rc = s3__sink_open(r, ps->data_id, 0, r->head->content_length);
+    rc = s3__sink_open(r, ps->data_id, 0, 0, r->head->content_length);
     if (rc < 0) {
         s3__error_errno(r, rc);
         return;
@@ -574,7 +565,7 @@ static void copy_source_got(struct s3_req *r, int err, const struct gw_s3_entry 
         copy_written(r, 0); /* no data objects to copy: the entry has it all */
         return;
     }
-    if ((rc = s3__sink_open(r, ps->data_id, 0, e->size)) < 0 ||
+    if ((rc = s3__sink_open(r, ps->data_id, 0, 0, e->size)) < 0 ||
         (rc = gw_s3_digests_create(GW_S3_DIGEST_MD5, GW_S3_CKSUM_NONE, &r->body.digests)) < 0 ||
         (rc = s3__source_start(r, e, 0, e->size, copy_read_done)) < 0) {
         s3__error_errno(r, rc);

@@ -882,6 +882,10 @@ static void on_abort(struct gw_http_req *h, void *arg)
     (void)arg;
     if (!r)
         return;
+    if (r->sink && r->body.consume && !r->body.ended) {
+        r->body.ended = true; /* the client is gone mid-upload: its stripes go */
+        s3__sink_discard(r);
+    }
     r->http = NULL;
     r->head = NULL;
     s3__req_unref(r);

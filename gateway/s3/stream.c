@@ -27,6 +27,7 @@ struct sink_write {
 struct s3_sink {
     char data_id[GW_S3_ID_LEN + 1];
     uint32_t part;        /* 0: a simple object's stripes */
+    uint32_t attempt;     /* parts: which upload of the part */
     uint64_t hint;        /* expected total size, 0 unknown */
     uint64_t written;     /* bytes accepted */
     uint8_t *buf;         /* the stripe being filled */
@@ -39,7 +40,8 @@ struct s3_sink {
     void (*finish_cb)(struct s3_req *r, int err);
 };
 
-int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint64_t size_hint)
+int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint32_t attempt,
+                  uint64_t size_hint)
 {
     struct s3_sink *s = calloc(1, sizeof(*s));
 
@@ -47,6 +49,7 @@ int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint64_t
         return -ENOMEM;
     snprintf(s->data_id, sizeof(s->data_id), "%s", data_id);
     s->part = part;
+    s->attempt = attempt;
     s->hint = size_hint;
     s->resume = s3__body_resume;
     r->sink = s;
@@ -73,7 +76,7 @@ void s3__sink_free(struct s3_req *r)
 static void sink_oid(const struct s3_sink *s, uint32_t stripe, char oid[GW_S3_OID_MAX])
 {
     if (s->part)
-        gw_s3_oid_part(s->data_id, s->part, stripe, oid);
+        gw_s3_oid_part(s->data_id, s->part, s->attempt, stripe, oid);
     else
         gw_s3_oid_data(s->data_id, stripe, oid);
 }
@@ -205,6 +208,34 @@ int s3__sink_write(struct s3_req *r, const void *data, size_t len)
     return 0;
 }
 
+/* After a failed or abandoned upload: the stripes already written go. */
+static void sink_discarded(struct s3_req *r, int err)
+{
+    struct s3_sink *s = r->sink;
+    char oid[GW_S3_OID_MAX];
+
+    (void)err;
+    for (uint32_t i = 0; i < s->stripe; i++) {
+        sink_oid(s, i, oid);
+        s3__remove_async(r->gw, oid);
+    }
+}
+
+void s3__sink_discard(struct s3_req *r)
+{
+    struct s3_sink *s = r->sink;
+
+    if (!s || s->finish_cb)
+        return;
+    free(s->buf); /* the partial stripe is never written */
+    s->buf = NULL;
+    s->len = s->cap = 0;
+    if (!s->err)
+        s->err = -ECANCELED;
+    s->finish_cb = sink_discarded;
+    sink_maybe_done(r);
+}
+
 void s3__sink_finish(struct s3_req *r, void (*cb)(struct s3_req *r, int err))
 {
     struct s3_sink *s = r->sink;
@@ -273,8 +304,8 @@ static void locate(const struct s3_source *src, uint64_t off, char oid[GW_S3_OID
     while (p + 1 < src->nparts && off >= base + src->parts[p].size)
         base += src->parts[p++].size;
     off -= base;
-    gw_s3_oid_part(src->e.data_id, src->parts[p].number, (uint32_t)(off / GW_S3_STRIPE_BYTES),
-                   oid);
+    gw_s3_oid_part(src->e.data_id, src->parts[p].number, src->parts[p].attempt,
+                   (uint32_t)(off / GW_S3_STRIPE_BYTES), oid);
     *obj_off = off % GW_S3_STRIPE_BYTES;
     *max = GW_S3_STRIPE_BYTES - *obj_off;
     if (*max > src->parts[p].size - off)
