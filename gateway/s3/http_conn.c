@@ -838,6 +838,11 @@ int gw_http__conn_create(struct gw_http_server *srv, int fd)
         goto out_free;
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     bufferevent_setwatermark(c->bev, EV_READ, 0, IN_MAX);
+    /* libevent reads and writes 16 KiB per call by default: an upload or
+     * download of 1 MiB would take 64 trips through the loop and the
+     * parser. */
+    bufferevent_set_max_single_read(c->bev, 256u << 10);
+    bufferevent_set_max_single_write(c->bev, 1u << 20);
     bufferevent_set_timeouts(c->bev, NULL, &wtv); /* a client that stops reading */
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->reading = true;

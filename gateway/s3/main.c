@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -188,6 +189,11 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    /* Stripe buffers (up to 4 MiB) come and go with every upload: keep
+     * them on the heap and the heap's pages mapped, rather than paying an
+     * mmap and its page faults each time. */
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     /* Blocked before any thread starts, so only sigwait() sees them. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

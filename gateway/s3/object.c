@@ -60,6 +60,9 @@ struct index_ctx {
     void (*cb)(struct s3_req *r, int err);
     void (*get_cb)(struct s3_req *r, int err, const struct gw_s3_entry *e);
     bool remove;                       /* delete instead of set */
+    char seek[CAIRN_OMAP_KEY_MAX];     /* swap: lists from just before the key */
+    size_t seek_len;
+    struct cairn_kv_list *found;       /* swap: the key's old entry, if listed */
     void *saved_state;
     void (*saved_free)(void *);
 };
@@ -176,6 +179,9 @@ static void index_cas(struct s3_req *r, struct index_ctx *x)
     s3__exec(r, x->oid, op, index_cas_done);
 }
 
+static bool swap_possible(const struct index_ctx *x);
+static void index_swap(struct s3_req *r, struct index_ctx *x);
+
 void s3__index_commit(struct s3_req *r, const struct gw_s3_entry *e,
                       void (*cb)(struct s3_req *r, int err))
 {
@@ -195,8 +201,74 @@ void s3__index_commit(struct s3_req *r, const struct gw_s3_entry *e,
     }
     x->value_len = (size_t)n;
     x->cb = cb;
-    /* Optimistic: most PUTs create a key, so try "absent" first. */
-    index_cas(r, x);
+    if (swap_possible(x))
+        index_swap(r, x);
+    else
+        index_cas(r, x); /* optimistic: most PUTs create a key, so "absent" first */
+}
+
+/* ---- the one-op swap ----
+ *
+ * Setting (or removing) a key and learning what it replaced takes one op
+ * on the shard: omap_get would fail the op when the key is absent, but
+ * omap_list from just before the key returns the key's old entry if there
+ * is one, and the op's reads see the shard as it was before its own
+ * mutations. The OSD runs the ops of one object one at a time, so each
+ * swap sees exactly the entry the previous one left: racing PUTs of a key
+ * each remove the data of the entry they replaced, never a live one.
+ *
+ * "Just before": KEY minus its last byte, that byte less one, then 0xff.
+ * No key lies between that and KEY, because keys are UTF-8, which never
+ * holds 0xff. That seek is one byte longer than the key, so a key of the
+ * full 1,024 bytes takes the compare-and-set path above instead. */
+
+static bool swap_possible(const struct index_ctx *x)
+{
+    return x->key_len >= 1 && x->key_len < CAIRN_OMAP_KEY_MAX;
+}
+
+static void index_swapped(struct s3_req *r, int result, struct cairn_op *op)
+{
+    struct index_ctx *x = r->op_state;
+    void (*cb)(struct s3_req *, int) = x->cb;
+    struct cairn_kv_list *l = x->found;
+    int step = op ? cairn_op_failed_step(op) : -1;
+
+    x->found = NULL;
+    if (result < 0 && step == 0)
+        result = -ENOENT; /* the shard is gone or not live: no such bucket */
+    if (result == 0 && l && l->n == 1 && l->kv[0].key_len == x->key_len &&
+        memcmp(l->kv[0].key, x->key, x->key_len) == 0 && l->kv[0].value_len <= sizeof(x->old)) {
+        memcpy(x->old, l->kv[0].value, l->kv[0].value_len);
+        x->old_len = l->kv[0].value_len;
+        x->have_old = true;
+        remove_old_data(r, x);
+    }
+    cairn_kv_list_free(l);
+    index_ctx_pop(r, x);
+    free(x);
+    cb(r, result);
+}
+
+static void index_swap(struct s3_req *r, struct index_ctx *x)
+{
+    struct cairn_op *op = cairn_op_create();
+
+    if (!op) {
+        index_swapped(r, -ENOMEM, NULL);
+        return;
+    }
+    memcpy(x->seek, x->key, x->key_len - 1);
+    x->seek[x->key_len - 1] = (char)((uint8_t)x->key[x->key_len - 1] - 1);
+    x->seek[x->key_len] = (char)0xff;
+    x->seek_len = x->key_len + 1;
+    cairn_op_cmpxattr(op, "state", "live", 4);
+    cairn_op_omap_list(op, x->seek, x->seek_len, 1, &x->found);
+    if (x->remove)
+        cairn_op_omap_rm(op, x->key, x->key_len);
+    else
+        cairn_op_omap_set(op, x->key, x->key_len, x->value, x->value_len);
+    s3__exec(r, x->oid, op, index_swapped);
 }
 
 /* Removes r->key from the index (its data too). 0 also when absent. */
@@ -210,7 +282,10 @@ static void index_remove(struct s3_req *r, void (*cb)(struct s3_req *r, int err)
     }
     x->cb = cb;
     x->remove = true;
-    index_reread(r, x);
+    if (swap_possible(x))
+        index_swap(r, x);
+    else
+        index_reread(r, x);
 }
 
 static void index_got(struct s3_req *r, int result, struct cairn_op *op)

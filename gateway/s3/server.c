@@ -476,6 +476,40 @@ static void host_bucket(const struct s3_req *r, char *out, size_t cap)
         snprintf(out, cap, "%.*s", (int)(hl - dl - 1), host);
 }
 
+/* Whether @s (@n bytes) is well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). S3 keys are UTF-8; the bucket
+ * index relies on it (no key holds the byte 0xff: see object.c). */
+static bool utf8_is_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i], len, cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            len = 2, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            len = 3, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            len = 4, cp = c & 0x07;
+        else
+            return false;
+        if (n - i < len)
+            return false;
+        for (unsigned k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
 /* Splits the request target into bucket, key and query. -EINVAL bad
  * escapes, -ENAMETOOLONG key over 1,024 bytes, -E2BIG too many params. */
 static int parse_target(struct s3_req *r)
@@ -515,6 +549,8 @@ static int parse_target(struct s3_req *r)
     rc = pct_decode(path, strlen(path), false, &r->key, &r->key_len);
     if (rc == 0 && r->key_len > GW_S3_KEY_MAX)
         return -ENAMETOOLONG;
+    if (rc == 0 && !utf8_is_valid((const unsigned char *)r->key, r->key_len))
+        return -EILSEQ;
     return rc;
 }
 
@@ -866,6 +902,8 @@ static void on_request(struct gw_http_req *h, const struct gw_http_head *head, v
         s3__error(r, "KeyTooLongError", NULL);
     else if (rc == -EBADR)
         s3__error(r, "InvalidBucketName", NULL);
+    else if (rc == -EILSEQ)
+        s3__error(r, "InvalidArgument", "Object keys must be valid UTF-8.");
     else if (rc < 0)
         s3__error(r, "InvalidArgument", "Malformed request target.");
     else
