@@ -36,7 +36,7 @@
 #define GW_S3_USERS_OID "s3.users"
 #define GW_S3_BUCKETS_OID "s3.buckets"
 #define GW_S3_STRIPE_BYTES (4u << 20)   /* data object size */
-#define GW_S3_SHARDS_DEFAULT 8u         /* index shards of a new bucket */
+#define GW_S3_SHARDS_DEFAULT 32u        /* index shards of a new bucket */
 #define GW_S3_SHARDS_MAX 64u
 #define GW_S3_ID_LEN 24u                /* hex digits of a DATAID/UPLOADID */
 #define GW_S3_BUCKET_NAME_MAX 63u
