@@ -51,8 +51,8 @@ struct list_state {
     bool truncated;
     char *last;                 /* last key or prefix emitted (the next marker) */
     size_t last_len;
-    char *last_cp;              /* last CommonPrefix emitted */
-    size_t last_cp_len;
+    char *marker;               /* where the listing starts (exclusive), or NULL */
+    size_t marker_len;
     struct evbuffer *body;      /* Contents / Version elements */
     struct evbuffer *prefixes;  /* CommonPrefixes elements */
 };
@@ -69,7 +69,7 @@ static void list_free(void *p)
         free(ls->shards[i].after);
     }
     free(ls->last);
-    free(ls->last_cp);
+    free(ls->marker);
     if (ls->body)
         evbuffer_free(ls->body);
     if (ls->prefixes)
@@ -255,15 +255,20 @@ static int take(struct s3_req *r, struct list_state *ls, struct cairn_kv *kv)
                                ls->delim_len);
         if (d) {
             size_t cplen = (size_t)(d - key) + ls->delim_len;
+            bool seen = ls->marker && !key_less(ls->marker, ls->marker_len, key, cplen);
             char *skip;
-            if (ls->count == ls->max_keys) {
+            if (!seen && ls->count == ls->max_keys) {
                 ls->truncated = true;
                 return 1;
             }
-            emit_prefix(ls, key, cplen);
-            ls->count++;
-            if (set_bytes(&ls->last, &ls->last_len, key, cplen) < 0)
-                return -ENOMEM;
+            /* A CommonPrefix at or before the marker was on an earlier page
+             * (the marker is that prefix): skip its keys, emit nothing. */
+            if (!seen) {
+                emit_prefix(ls, key, cplen);
+                ls->count++;
+                if (set_bytes(&ls->last, &ls->last_len, key, cplen) < 0)
+                    return -ENOMEM;
+            }
             skip = malloc(cplen + 1);
             if (!skip)
                 return -ENOMEM;
@@ -477,6 +482,8 @@ static void list_found(struct s3_req *r, int err)
         s3__error(r, "InvalidArgument", "Invalid marker or continuation token.");
         return;
     }
+    if (after && set_bytes(&ls->marker, &ls->marker_len, after, after_len) < 0)
+        ls->err = -ENOMEM;
     if (ls->prefix_len && (!after || key_less(after, after_len, ls->prefix, ls->prefix_len))) {
         /* Start near the prefix: every key > prefix minus its last byte. */
         free(after);
