@@ -233,8 +233,11 @@ void gw_http_req_read_body(struct gw_http_req *req)
 
     CAIRN_ASSERT(req->body == B_UNREAD);
     req->body = B_READING;
-    if (hd->expect_continue && !req->started && !req->continue_sent &&
-        (hd->chunked || hd->content_length > 0)) {
+    /* Also for an empty body: a client that sent Expect waits for the 100
+     * before anything else, and botocore takes a final status arriving
+     * instead as the status of every later response on the connection
+     * (answering PUTs with 200 before the server has). */
+    if (hd->expect_continue && !req->started && !req->continue_sent) {
         evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
         req->continue_sent = true;
     }

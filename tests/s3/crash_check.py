@@ -32,6 +32,7 @@ ROUNDS, DIR, CAIRN, CLUSTER = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.ar
 BUCKET = "crash"
 KEYS = [f"k{i:02d}" for i in range(24)] + ["dir/sub/é-%d" % i for i in range(4)]
 ABSENT = "absent"
+PROBLEMS = []   # found by writer threads (a thread cannot end the process)
 SEED = int(os.environ.get("CAIRN_SEED", time.time_ns() % 1000000))
 print(f"crash_check: seed {SEED} (replay with CAIRN_SEED={SEED})", flush=True)
 rng = random.Random(SEED)
@@ -66,6 +67,8 @@ class State:
     def __init__(self):
         self.lock = threading.Lock()
         self.allowed = {}   # key -> set of md5 hex
+        self.history = {}   # key -> [(round, serial, md5, size, outcome)], for the report
+        self.round = 0
         self.serial = 0
 
     def next_serial(self):
@@ -75,7 +78,10 @@ class State:
 
 
 def put_simple(s3, key, data):
-    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+    etag = s3.put_object(Bucket=BUCKET, Key=key, Body=data)["ETag"].strip('"')
+    if etag != hashlib.md5(data).hexdigest():
+        PROBLEMS.append(f"PUT {key} ({len(data)} bytes) answered ETag {etag}, not the MD5 of "
+                        "what it sent")
 
 
 def put_multipart(s3, key, data):
@@ -109,11 +115,15 @@ def writer(st, stop, wid, counts):
             st.allowed.setdefault(key, {ABSENT}).add(md5)   # may commit from now on
         try:
             (put_multipart if multipart else put_simple)(s3, key, data)
-        except (BotoCoreError, ClientError, OSError):
+        except (BotoCoreError, ClientError, OSError) as e:
             counts["failed"] += 1
+            with st.lock:
+                st.history.setdefault(key, []).append(
+                    (st.round, serial, md5, size, "cut off: " + type(e).__name__))
             continue        # in flight at a kill: both old and new stay allowed
         with st.lock:
             st.allowed[key] = {md5}          # acknowledged: only this, from now on
+            st.history.setdefault(key, []).append((st.round, serial, md5, size, "acked"))
         counts["acked"] += 1
 
 
@@ -161,6 +171,9 @@ def verify(st):
         data = obj["Body"].read()
         md5 = hashlib.md5(data).hexdigest()
         if md5 not in allowed:
+            for h in st.history.get(key, []):
+                print(f"crash_check: {key} history: round {h[0]} serial {h[1]} md5 {h[2]} "
+                      f"size {h[3]} {h[4]}", flush=True)
             sys.exit(f"crash_check: {key}: content {md5} ({len(data)} bytes) is neither the "
                      f"acknowledged write nor one in flight at the kill: {sorted(allowed)}")
         if not etag_ok(obj["ETag"], data):
@@ -183,6 +196,7 @@ def main():
     s3.create_bucket(Bucket=BUCKET)
     total = {"acked": 0, "failed": 0}
     for rnd in range(ROUNDS):
+        st.round = rnd + 1
         stop = threading.Event()
         counts = {"acked": 0, "failed": 0}
         threads = [threading.Thread(target=writer, args=(st, stop, w, counts)) for w in range(8)]
@@ -195,6 +209,8 @@ def main():
             t.join(120)
             if t.is_alive():
                 sys.exit("crash_check: a writer hangs after the kill")
+        if PROBLEMS:
+            sys.exit("crash_check: " + "; ".join(PROBLEMS))
         restart_gateway()
         verify(st)
         for k in total:

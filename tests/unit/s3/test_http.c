@@ -381,6 +381,20 @@ static void test_http_expect_continue_after_read_body(void **state)
     assert_memory_equal(rx, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42);
 }
 
+/* An empty body with Expect still gets its 100 Continue once read, then
+ * the final answer, and the connection serves the next request. */
+static void test_http_expect_continue_empty_body(void **state)
+{
+    start(NULL);
+    app.mode = MANUAL;
+    send_str("PUT /z HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n");
+    WAIT(app.nreq == 1);
+    gw_http_req_read_body(app.req);
+    WAIT(rx_has("HTTP/1.1 100 Continue\r\n\r\n"));
+    WAIT(rx_has("/z:0"));
+    assert_memory_equal(rx, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42);
+}
+
 static void test_http_body_pause_resume(void **state)
 {
     enum { LEN = 300000 };
@@ -778,6 +792,7 @@ int main(void)
         T(test_http_chunked_response),
         T(test_http_pipelined),
         T(test_http_expect_continue_after_read_body),
+        T(test_http_expect_continue_empty_body),
         T(test_http_body_pause_resume),
         T(test_http_unread_small_body_keeps_connection),
         T(test_http_unread_large_body_closes),
