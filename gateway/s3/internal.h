@@ -184,6 +184,9 @@ bool s3__bucket_owned(struct s3_req *r, int err);
 void s3__remove_async(struct s3_gw *gw, const char *oid);
 /* <ELEMENT><ID>name</ID><DisplayName>name</DisplayName></ELEMENT> */
 void s3__owner_xml(struct evbuffer *out, const char *element, const char *name);
+/* Removes the "aws-chunked" coding from a Content-Encoding value (a
+ * 256-byte buffer), in place. */
+void s3__strip_aws_chunked(char *enc);
 /* The x-amz-meta-* headers as "name\0value\0" pairs (names lowercased)
  * into @buf. -E2BIG over S3's 2 KiB or @cap. */
 int s3__collect_meta(struct s3_req *r, char *buf, size_t cap, size_t *len);
@@ -226,6 +229,9 @@ void s3__index_commit(struct s3_req *r, const struct gw_s3_entry *e,
  * decoded entry (valid during the call), -ENOENT, or -errno. */
 void s3__index_get(struct s3_req *r, void (*cb)(struct s3_req *r, int err,
                                                  const struct gw_s3_entry *e));
+/* NULL, or "PreconditionFailed" when an x-amz-copy-source-if-* header
+ * does not hold for the copy source @e. */
+const char *s3__copy_preconditions(struct s3_req *r, const struct gw_s3_entry *e);
 /* Removes the data of an entry (fire and forget; orphans go to gc). */
 void s3__data_remove(struct s3_gw *gw, const char *data_id, uint64_t size, uint32_t parts);
 

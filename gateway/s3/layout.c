@@ -45,6 +45,8 @@ enum tag {
     T_KEY = 20,
     T_INLINE = 21,
     T_ATTEMPT = 22,
+    T_CLANG = 23,
+    T_EXPIRES = 24,
 };
 
 /* ---- ids and names ---- */
@@ -156,7 +158,14 @@ bool gw_s3_bucket_name_is_valid(const char *name)
         if (c != '.' && !(c >= '0' && c <= '9'))
             digits_only = 0;
     }
-    return !(digits_only && dots == 3); /* looks like an IPv4 address */
+    if (digits_only && dots == 3)
+        return false; /* looks like an IPv4 address */
+    /* Reserved by S3 for its own naming schemes. */
+    if (strncmp(name, "xn--", 4) == 0 || strncmp(name, "sthree-", 7) == 0 ||
+        (n >= 8 && strcmp(name + n - 8, "-s3alias") == 0) ||
+        (n >= 7 && strcmp(name + n - 7, "--ol-s3") == 0))
+        return false;
+    return true;
 }
 
 /* ---- the record codec ---- */
@@ -375,6 +384,8 @@ int gw_s3_entry_encode(const struct gw_s3_entry *e, uint8_t *buf, size_t cap)
     put_str(&w, T_CENC, e->content_encoding);
     put_str(&w, T_CDISP, e->content_disposition);
     put_str(&w, T_CACHE, e->cache_control);
+    put_str(&w, T_CLANG, e->content_language);
+    put_str(&w, T_EXPIRES, e->expires);
     if (e->meta_len)
         put_field(&w, T_META, e->meta, e->meta_len);
     if (e->cksum_algo) {
@@ -449,6 +460,12 @@ static int entry_field(uint8_t tag, uint8_t *data, uint32_t len, void *arg)
     case T_CACHE:
         e->cache_control = inplace_str(data, len, &err);
         return err;
+    case T_CLANG:
+        e->content_language = inplace_str(data, len, &err);
+        return err;
+    case T_EXPIRES:
+        e->expires = inplace_str(data, len, &err);
+        return err;
     case T_META:
         if (!meta_is_valid(data, len))
             return -EBADMSG;
@@ -497,6 +514,7 @@ int gw_s3_entry_decode(void *buf, size_t len, struct gw_s3_entry *out)
     memset(out, 0, sizeof(*out));
     out->content_type = out->content_encoding = "";
     out->content_disposition = out->cache_control = out->cksum = out->key = "";
+    out->content_language = out->expires = "";
     r = walk(buf, len, entry_field, out);
     if (r == 0 && gw_s3_id_time(out->data_id, &t) < 0)
         r = -EBADMSG;

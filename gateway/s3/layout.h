@@ -103,6 +103,8 @@ struct gw_s3_entry {
     const char *content_encoding;
     const char *content_disposition;
     const char *cache_control;
+    const char *content_language;
+    const char *expires;
     const char *meta;               /* user metadata: "name\0value\0"... */
     size_t meta_len;
     uint8_t cksum_algo;             /* enum gw_s3_cksum_algo */

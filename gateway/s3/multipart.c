@@ -255,6 +255,7 @@ static void initiate_bucket(struct s3_req *r, int err)
     char meta[GW_S3_META_MAX * 2];
     const char *ct = s3__header(r, "Content-Type"), *ce = s3__header(r, "Content-Encoding");
     const char *cd = s3__header(r, "Content-Disposition"), *cc = s3__header(r, "Cache-Control");
+    const char *cl = s3__header(r, "Content-Language"), *ex = s3__header(r, "Expires");
     const char *algo = s3__header(r, "x-amz-checksum-algorithm");
     struct cairn_op *op;
     int n;
@@ -278,6 +279,8 @@ static void initiate_bucket(struct s3_req *r, int err)
     e.content_encoding = ce ? ce : "";
     e.content_disposition = cd ? cd : "";
     e.cache_control = cc ? cc : "";
+    e.content_language = cl ? cl : "";
+    e.expires = ex ? ex : "";
     e.cksum = "";
     e.cksum_algo = algo ? (uint8_t)gw_s3_cksum_algo_parse(algo) : 0;
     e.key = r->key;
@@ -358,6 +361,7 @@ static void part_record(struct s3_req *r, uint64_t size)
     snprintf(e.data_id, sizeof(e.data_id), "%s", m->upload_id);
     e.attempt = m->attempt;
     e.content_type = e.content_encoding = e.content_disposition = e.cache_control = "";
+    e.content_language = e.expires = "";
     e.key = "";
     e.cksum = "";
     if (r->body.extra && r->body.extra_b64[0]) {
@@ -541,6 +545,10 @@ static void part_copy_got(struct s3_req *r, int err, const struct gw_s3_entry *e
     }
     if (err < 0) {
         s3__error_errno(r, err);
+        return;
+    }
+    if (s3__copy_preconditions(r, e)) {
+        s3__error(r, "PreconditionFailed", NULL);
         return;
     }
     if (parse_copy_range(s3__header(r, "x-amz-copy-source-range"), e->size, &m->src_off,
@@ -1048,12 +1056,14 @@ static void uploads_free(void *p)
 static void uploads_answer(struct s3_req *r, struct uploads_state *u)
 {
     const char *prefix = s3__param(r, "prefix"), *km = s3__param(r, "key-marker");
-    const char *mu = s3__param(r, "max-uploads");
+    const char *mu = s3__param(r, "max-uploads"), *delim = s3__param(r, "delimiter");
     unsigned long max = mu ? strtoul(mu, NULL, 10) : 1000;
-    struct evbuffer *out = evbuffer_new();
+    struct evbuffer *out = evbuffer_new(), *cps = evbuffer_new();
+    size_t plen = prefix ? strlen(prefix) : 0, cp_len = 0;
     unsigned count = 0;
     bool truncated = false;
     const struct upload_row *last = NULL;
+    const char *cp = NULL;
 
     if (max > 1000)
         max = 1000;
@@ -1070,6 +1080,28 @@ static void uploads_answer(struct s3_req *r, struct uploads_state *u)
             continue;
         if (km && strcmp(w->key, km) <= 0)
             continue;
+        if (delim && *delim) {
+            /* Keys with the delimiter after the prefix roll up, as in
+             * ListObjects. */
+            const char *d = strstr(w->key + plen, delim);
+            size_t n = d ? (size_t)(d - w->key) + strlen(delim) : 0;
+            if (d && cp && n == cp_len && strncmp(cp, w->key, n) == 0)
+                continue;
+            if (d) {
+                if (count == max) {
+                    truncated = true;
+                    break;
+                }
+                cp = w->key;
+                cp_len = n;
+                evbuffer_add_printf(cps, "<CommonPrefixes><Prefix>");
+                gw_s3_xml_escape(cps, w->key, n);
+                evbuffer_add_printf(cps, "</Prefix></CommonPrefixes>");
+                count++;
+                last = w;
+                continue;
+            }
+        }
         if (count == max) {
             truncated = true;
             break;
@@ -1092,8 +1124,12 @@ static void uploads_answer(struct s3_req *r, struct uploads_state *u)
     }
     if (prefix)
         gw_s3_xml_element(out, "Prefix", prefix);
+    if (delim)
+        gw_s3_xml_element(out, "Delimiter", delim);
     gw_s3_xml_elementf(out, "MaxUploads", "%lu", max);
     gw_s3_xml_element(out, "IsTruncated", truncated ? "true" : "false");
+    evbuffer_add_buffer(out, cps);
+    evbuffer_free(cps);
     gw_s3_xml_close(out, "ListMultipartUploadsResult");
     s3__respond(r, 200, NULL, NULL, 0, out);
     evbuffer_free(out);

@@ -334,7 +334,7 @@ void s3__index_get(struct s3_req *r, void (*cb)(struct s3_req *r, int err,
 struct put_state {
     char data_id[GW_S3_ID_LEN + 1];
     char etag[GW_S3_ETAG_MAX + 1];
-    char ctype[256], cenc[256], cdisp[512], cache[256];
+    char ctype[256], cenc[256], cdisp[512], cache[256], clang[128], expires[64];
     char meta[GW_S3_META_MAX * 2];
     size_t meta_len;
     /* copies */
@@ -374,6 +374,8 @@ static void put_entry(struct s3_req *r, struct put_state *ps, struct gw_s3_entry
     e->content_encoding = ps->cenc;
     e->content_disposition = ps->cdisp;
     e->cache_control = ps->cache;
+    e->content_language = ps->clang;
+    e->expires = ps->expires;
     e->meta = ps->meta;
     e->meta_len = ps->meta_len;
     e->cksum = "";
@@ -491,6 +493,9 @@ static struct put_state *put_state_new(struct s3_req *r)
     copy_header(r, "Content-Encoding", ps->cenc, sizeof(ps->cenc));
     copy_header(r, "Content-Disposition", ps->cdisp, sizeof(ps->cdisp));
     copy_header(r, "Cache-Control", ps->cache, sizeof(ps->cache));
+    copy_header(r, "Content-Language", ps->clang, sizeof(ps->clang));
+    copy_header(r, "Expires", ps->expires, sizeof(ps->expires));
+    s3__strip_aws_chunked(ps->cenc);
     r->op_state = ps;
     r->op_free = put_state_free;
     return ps;
@@ -596,6 +601,8 @@ static void copy_written(struct s3_req *r, int err)
         e.content_encoding = src.content_encoding;
         e.content_disposition = src.content_disposition;
         e.cache_control = src.cache_control;
+        e.content_language = src.content_language;
+        e.expires = src.expires;
         e.meta = src.meta;
         e.meta_len = src.meta_len;
     }
@@ -630,6 +637,10 @@ static void copy_source_got(struct s3_req *r, int err, const struct gw_s3_entry 
     if (e->size > S3_PUT_MAX) {
         s3__error(r, "InvalidRequest", "The specified copy source is larger than the maximum "
                                        "allowable size for a copy source: 5368709120");
+        return;
+    }
+    if (s3__copy_preconditions(r, e)) {
+        s3__error(r, "PreconditionFailed", NULL);
         return;
     }
     ps->src_size = e->size;
@@ -810,6 +821,28 @@ static const char *preconditions(struct s3_req *r, const struct gw_s3_entry *e)
     return NULL;
 }
 
+/* CopyObject and UploadPartCopy: the x-amz-copy-source-if-* headers
+ * against the source. Any that fails is PreconditionFailed (S3 has no
+ * 304 for copies). */
+const char *s3__copy_preconditions(struct s3_req *r, const struct gw_s3_entry *e)
+{
+    const char *im = s3__header(r, "x-amz-copy-source-if-match");
+    const char *inm = s3__header(r, "x-amz-copy-source-if-none-match");
+    const char *ius = s3__header(r, "x-amz-copy-source-if-unmodified-since");
+    const char *ims = s3__header(r, "x-amz-copy-source-if-modified-since");
+    int64_t mtime = e->mtime_ns / 1000000000, t;
+
+    if (im && !etag_matches(im, e->etag))
+        return "PreconditionFailed";
+    if (!im && ius && (t = parse_http_date(ius)) >= 0 && mtime > t)
+        return "PreconditionFailed";
+    if (inm && etag_matches(inm, e->etag))
+        return "PreconditionFailed";
+    if (!inm && ims && (t = parse_http_date(ims)) >= 0 && mtime <= t)
+        return "PreconditionFailed";
+    return NULL;
+}
+
 static void get_done(struct s3_req *r, int err)
 {
     if (err < 0)
@@ -848,6 +881,14 @@ static size_t object_headers(struct s3_req *r, const struct gw_s3_entry *e,
     if (e->cache_control[0]) {
         n[k] = "Cache-Control";
         v[k++] = e->cache_control;
+    }
+    if (e->content_language[0]) {
+        n[k] = "Content-Language";
+        v[k++] = e->content_language;
+    }
+    if (e->expires[0]) {
+        n[k] = "Expires";
+        v[k++] = e->expires;
     }
     if (rg->partial) {
         snprintf(buf[b], 128, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, rg->off,

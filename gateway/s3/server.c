@@ -316,6 +316,25 @@ void s3__owner_xml(struct evbuffer *out, const char *element, const char *name)
     gw_s3_xml_close(out, element);
 }
 
+void s3__strip_aws_chunked(char *enc)
+{
+    char out[256] = "";
+    size_t k = 0;
+    char *save = NULL;
+
+    /* A comma-separated list; "aws-chunked" describes the transfer, not
+     * the object, and S3 does not keep it. */
+    for (char *t = strtok_r(enc, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (strcasecmp(t, "aws-chunked") == 0 || !*t)
+            continue;
+        k += (size_t)snprintf(out + k, k < sizeof(out) ? sizeof(out) - k : 0, "%s%s",
+                              k ? "," : "", t);
+    }
+    snprintf(enc, 256, "%s", k < sizeof(out) ? out : "");
+}
+
 int s3__collect_meta(struct s3_req *r, char *buf, size_t cap, size_t *len)
 {
     size_t total = 0, k = 0;
@@ -810,14 +829,32 @@ static void route_service(struct s3_req *r)
         s3__error(r, "MethodNotAllowed", NULL);
 }
 
+/* Subresources of S3 this gateway does not implement: any request naming
+ * one is NotImplemented, so that it never falls through to the plain
+ * operation (PUT ?tagging must not replace the object with the XML). */
+static const char *const unsupported[] = {
+    "acl", "policy", "policyStatus", "tagging", "cors", "lifecycle", "website",
+    "encryption", "replication", "logging", "notification", "requestPayment",
+    "accelerate", "analytics", "inventory", "metrics", "intelligent-tiering",
+    "object-lock", "legal-hold", "retention", "restore", "select", "torrent",
+    "ownershipControls", "publicAccessBlock", "attributes",
+};
+
+static bool names_unsupported(const struct s3_req *r)
+{
+    for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+        if (has_param(r, unsupported[i]))
+            return true;
+    return false;
+}
+
 static void route_bucket(struct s3_req *r)
 {
     const char *m = r->method;
 
     if (strcmp(m, "PUT") == 0) {
-        if (has_param(r, "versioning") || has_param(r, "acl") || has_param(r, "policy") ||
-            has_param(r, "tagging") || has_param(r, "cors") || has_param(r, "lifecycle"))
-            s3__error(r, "NotImplemented", "This bucket subresource is not supported.");
+        if (has_param(r, "versioning"))
+            s3__error(r, "NotImplemented", "Versioning cannot be enabled.");
         else
             s3__bucket_create(r);
     } else if (strcmp(m, "HEAD") == 0) {
@@ -835,9 +872,6 @@ static void route_bucket(struct s3_req *r)
             s3__bucket_list_versions(r);
         else if (has_param(r, "uploads"))
             s3__mpu_list_uploads(r);
-        else if (has_param(r, "acl") || has_param(r, "policy") || has_param(r, "tagging") ||
-                 has_param(r, "cors") || has_param(r, "lifecycle") || has_param(r, "website"))
-            s3__error(r, "NotImplemented", "This bucket subresource is not supported.");
         else
             s3__bucket_list(r);
     } else {
@@ -848,8 +882,13 @@ static void route_bucket(struct s3_req *r)
 static void route_object(struct s3_req *r)
 {
     const char *m = r->method;
+    const char *version = s3__param(r, "versionId");
     bool upload = has_param(r, "uploadId");
 
+    if (version && strcmp(version, "null") != 0) {
+        s3__error(r, "NoSuchVersion", NULL); /* unversioned: every object is "null" */
+        return;
+    }
     if (strcmp(m, "PUT") == 0)
         upload ? s3__mpu_upload_part(r) : s3__object_put(r);
     else if (strcmp(m, "GET") == 0)
@@ -868,7 +907,9 @@ static void route_object(struct s3_req *r)
 
 static void route(struct s3_req *r)
 {
-    if (!r->bucket[0])
+    if (names_unsupported(r))
+        s3__error(r, "NotImplemented", "This subresource is not implemented.");
+    else if (!r->bucket[0])
         route_service(r);
     else if (!r->key)
         route_bucket(r);
