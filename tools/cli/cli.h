@@ -1,7 +1,7 @@
 /* The `cairn` admin CLI: internals shared by its files, in sections by
  * defining file. main.c parses the global options and dispatches to one
  * function per command; each area's file (status.c, pg.c, pgscrub.c, mon.c, osd.c,
- * pool.c, auth.c, config.c, object.c, bench.c, image.c, image_xfer.c and s3.c)
+ * pool.c, auth.c, config.c, object.c, bench.c, image.c, image_xfer.c, s3.c and fs.c)
  * holds its commands; health.c the health rules; pgview.c the PG states;
  * output.c prints tables and JSON. */
 #ifndef CAIRN_TOOLS_CLI_H
@@ -244,7 +244,7 @@ int cli_image_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_image_
 /* Looks pool @name up (after connecting); with @create, the default pool
  * is created with the monitor's defaults when missing. CLI_EXIT_OK or
  * CLI_EXIT_FAIL (printed). */
-int cli_image_pool(struct cli_ctx *ctx, const char *name, bool create, int32_t *pool);
+
 /* Opens image @name of @a's pool. CLI_EXIT_OK or CLI_EXIT_FAIL (printed). */
 int cli_image_open(struct cli_ctx *ctx, const struct cli_image_args *a, const char *name,
                    struct cairn_image **img);
@@ -266,6 +266,13 @@ int cli_s3_user_ls(struct cli_ctx *ctx, int argc, char **argv);
 int cli_s3_user_rm(struct cli_ctx *ctx, int argc, char **argv);
 int cli_s3_user_key(struct cli_ctx *ctx, int argc, char **argv);
 int cli_s3_gc(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- fs.c ------------------------------------------------------------------ */
+
+int cli_fs_create(struct cli_ctx *ctx, int argc, char **argv);
+int cli_fs_ls(struct cli_ctx *ctx, int argc, char **argv);
+int cli_fs_rm(struct cli_ctx *ctx, int argc, char **argv);
+int cli_fs_check(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- output.c ------------------------------------------------------------ */
 
@@ -330,5 +337,13 @@ void cli_names_begin(struct cli_ctx *ctx, struct cli_names *ns);
 int cli_names_add(const char *name, void *arg);
 /* Closes the JSON list, ending the document when @ok. */
 void cli_names_end(struct cli_names *ns, bool ok);
+
+/* Connects and looks pool @name up. With @create, the pool @default_name
+ * is created with the monitor's defaults when it is the one asked for and
+ * missing (DESIGN.md §8: created on first use; a concurrent creator may
+ * win); other pools must exist. CLI_EXIT_OK, or the exit status after the
+ * one-line reason. (pool.c) */
+int cli_pool_get(struct cli_ctx *ctx, const char *default_name, const char *name, bool create,
+                 int32_t *pool);
 
 #endif

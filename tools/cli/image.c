@@ -57,29 +57,6 @@ int cli_image_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_image_
     return CLI_EXIT_OK;
 }
 
-/* Creates the default pool with the monitor's defaults when it is missing
- * (DESIGN.md §8: created on first use); other pools must exist. */
-int cli_image_pool(struct cli_ctx *ctx, const char *name, bool create, int32_t *pool)
-{
-    struct proto_mon_cmd cmd;
-    struct proto_mon_reply reply;
-    int r = cli_connect(ctx);
-
-    if (r != CLI_EXIT_OK)
-        return r;
-    r = cairn_pool_lookup(ctx->cairn, name, pool);
-    if (r == -ENOENT && create && strcmp(name, CAIRN_IMAGE_DEFAULT_POOL) == 0) {
-        proto_mon_cmd_init(&cmd, PROTO_MON_POOL_CREATE);
-        snprintf(cmd.name, sizeof(cmd.name), "%s", name);
-        /* A concurrent creator may win; the lookup below then finds its pool. */
-        (void)cairn_mon_command(ctx->cairn, &cmd, &reply);
-        r = cairn_pool_lookup(ctx->cairn, name, pool);
-    }
-    if (r == -ENOENT)
-        return cli_fail(ctx, "pool '%s' does not exist", name);
-    return r < 0 ? cli_fail_errno(ctx, r) : CLI_EXIT_OK;
-}
-
 int cli_image_fail(struct cli_ctx *ctx, int err)
 {
     /* Sizes were checked while parsing: what is left is the name. */
@@ -99,7 +76,7 @@ int cli_image_open(struct cli_ctx *ctx, const struct cli_image_args *a, const ch
                    struct cairn_image **img)
 {
     int32_t pool;
-    int r = cli_image_pool(ctx, a->pool, false, &pool);
+    int r = cli_pool_get(ctx, CAIRN_IMAGE_DEFAULT_POOL, a->pool, false, &pool);
 
     if (r != CLI_EXIT_OK)
         return r;
@@ -118,7 +95,7 @@ int cli_image_create(struct cli_ctx *ctx, int argc, char **argv)
 
     if (r != CLI_EXIT_OK)
         return r;
-    if ((r = cli_image_pool(ctx, a.pool, true, &pool)) != CLI_EXIT_OK)
+    if ((r = cli_pool_get(ctx, CAIRN_IMAGE_DEFAULT_POOL, a.pool, true, &pool)) != CLI_EXIT_OK)
         return r;
     r = cairn_image_create(ctx->cairn, pool, a.pos[0], a.size, a.object_size);
     return r < 0 ? cli_image_fail(ctx, r) : CLI_EXIT_OK;
@@ -130,7 +107,8 @@ int cli_image_rm(struct cli_ctx *ctx, int argc, char **argv)
     int32_t pool;
     int r = cli_image_args(ctx, argc, argv, &a, 0, 1, 1);
 
-    if (r != CLI_EXIT_OK || (r = cli_image_pool(ctx, a.pool, false, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, CAIRN_IMAGE_DEFAULT_POOL, a.pool, false, &pool)) != CLI_EXIT_OK)
         return r;
     if ((r = cairn_image_remove(ctx->cairn, pool, a.pos[0])) < 0)
         return cli_image_fail(ctx, r);
@@ -159,7 +137,8 @@ int cli_image_ls(struct cli_ctx *ctx, int argc, char **argv)
     int32_t pool;
     int r = cli_image_args(ctx, argc, argv, &a, 0, 0, 0);
 
-    if (r != CLI_EXIT_OK || (r = cli_image_pool(ctx, a.pool, false, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, CAIRN_IMAGE_DEFAULT_POOL, a.pool, false, &pool)) != CLI_EXIT_OK)
         return r;
     cli_names_begin(ctx, &ns);
     r = cairn_image_list(ctx->cairn, pool, cli_names_add, &ns);

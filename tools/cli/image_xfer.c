@@ -238,7 +238,7 @@ int cli_image_import(struct cli_ctx *ctx, int argc, char **argv)
     if (strcmp(a.pos[0], "-") != 0 && (fd = open(a.pos[0], O_RDONLY | O_CLOEXEC)) < 0)
         return cli_fail(ctx, "%s: %s", a.pos[0], strerror(errno));
     bool sized = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-    if ((r = cli_image_pool(ctx, a.pool, true, &pool)) != CLI_EXIT_OK)
+    if ((r = cli_pool_get(ctx, CAIRN_IMAGE_DEFAULT_POOL, a.pool, true, &pool)) != CLI_EXIT_OK)
         goto out_close;
     int e = cairn_image_create(ctx->cairn, pool, a.pos[1], sized ? (uint64_t)st.st_size : 0,
                                a.object_size);

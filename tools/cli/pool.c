@@ -1,5 +1,6 @@
 /* `cairn pool create|ls|rm|set`. */
 #include "tools/cli/cli.h"
+#include <errno.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,4 +181,26 @@ int cli_pool_set(struct cli_ctx *ctx, int argc, char **argv)
         return r;
     snprintf(done, sizeof(done), "pool '%s': %s = %s", cmd.name, cmd.key, cmd.value);
     return cli_run(ctx, &cmd, done);
+}
+
+int cli_pool_get(struct cli_ctx *ctx, const char *default_name, const char *name, bool create,
+                 int32_t *pool)
+{
+    struct proto_mon_reply *reply;
+    struct proto_mon_cmd cmd;
+    int r = cli_connect(ctx);
+
+    if (r != CLI_EXIT_OK)
+        return r;
+    if (!create || strcmp(name, default_name) != 0 ||
+        cairn_pool_lookup(ctx->cairn, name, pool) != -ENOENT)
+        return cli_pool_open(ctx, name, pool);
+    if (!(reply = malloc(sizeof(*reply)))) /* large: not on the stack */
+        return cli_fail_errno(ctx, -ENOMEM);
+    proto_mon_cmd_init(&cmd, PROTO_MON_POOL_CREATE);
+    snprintf(cmd.name, sizeof(cmd.name), "%s", name);
+    /* A concurrent creator may win; the lookup then finds its pool. */
+    (void)cairn_mon_command(ctx->cairn, &cmd, reply);
+    free(reply);
+    return cli_pool_open(ctx, name, pool);
 }

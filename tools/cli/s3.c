@@ -62,32 +62,6 @@ static int s3_parse(struct cli_ctx *ctx, int argc, char **argv, struct s3_args *
     return CLI_EXIT_OK;
 }
 
-/* Looks the pool up (after connecting); with @create, the default pool is
- * created with the monitor's defaults when missing (like images'). */
-static int s3_pool(struct cli_ctx *ctx, const char *name, bool create, int32_t *pool)
-{
-    struct proto_mon_cmd cmd;
-    struct proto_mon_reply *reply;
-    int r = cli_connect(ctx);
-
-    if (r != CLI_EXIT_OK)
-        return r;
-    r = cairn_pool_lookup(ctx->cairn, name, pool);
-    if (r == -ENOENT && create && strcmp(name, GW_S3_POOL_DEFAULT) == 0) {
-        if (!(reply = malloc(sizeof(*reply))))
-            return cli_fail(ctx, "%s", strerror(ENOMEM));
-        proto_mon_cmd_init(&cmd, PROTO_MON_POOL_CREATE);
-        snprintf(cmd.name, sizeof(cmd.name), "%s", name);
-        /* A concurrent creator may win; the lookup below then finds its pool. */
-        (void)cairn_mon_command(ctx->cairn, &cmd, reply);
-        free(reply);
-        r = cairn_pool_lookup(ctx->cairn, name, pool);
-    }
-    if (r == -ENOENT)
-        return cli_fail(ctx, "pool '%s' does not exist", name);
-    return r < 0 ? cli_fail_errno(ctx, r) : CLI_EXIT_OK;
-}
-
 static int s3_fail(struct cli_ctx *ctx, const char *name, int err)
 {
     if (err == -EEXIST)
@@ -128,7 +102,8 @@ static int key_command(struct cli_ctx *ctx, int argc, char **argv, bool create)
     int32_t pool;
     int r = s3_parse(ctx, argc, argv, &a, 0, 1);
 
-    if (r != CLI_EXIT_OK || (r = s3_pool(ctx, a.pool, create, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, GW_S3_POOL_DEFAULT, a.pool, create, &pool)) != CLI_EXIT_OK)
         return r;
     r = create ? gw_s3_user_create(ctx->cairn, pool, a.name, &k)
                : gw_s3_user_add_key(ctx->cairn, pool, a.name, &k);
@@ -155,7 +130,8 @@ int cli_s3_user_rm(struct cli_ctx *ctx, int argc, char **argv)
     int32_t pool;
     int r = s3_parse(ctx, argc, argv, &a, 0, 1);
 
-    if (r != CLI_EXIT_OK || (r = s3_pool(ctx, a.pool, false, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, GW_S3_POOL_DEFAULT, a.pool, false, &pool)) != CLI_EXIT_OK)
         return r;
     r = gw_s3_user_remove(ctx->cairn, pool, a.name);
     return r < 0 ? s3_fail(ctx, a.name, r) : CLI_EXIT_OK;
@@ -206,7 +182,8 @@ int cli_s3_user_ls(struct cli_ctx *ctx, int argc, char **argv)
     int32_t pool;
     int r = s3_parse(ctx, argc, argv, &a, 0, 0);
 
-    if (r != CLI_EXIT_OK || (r = s3_pool(ctx, a.pool, false, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, GW_S3_POOL_DEFAULT, a.pool, false, &pool)) != CLI_EXIT_OK)
         return r;
     if (o.json) {
         cli_json_init(&o.j, stdout);
@@ -237,7 +214,8 @@ int cli_s3_gc(struct cli_ctx *ctx, int argc, char **argv)
     int32_t pool;
     int r = s3_parse(ctx, argc, argv, &a, S3_GC, 0);
 
-    if (r != CLI_EXIT_OK || (r = s3_pool(ctx, a.pool, false, &pool)) != CLI_EXIT_OK)
+    if (r != CLI_EXIT_OK ||
+        (r = cli_pool_get(ctx, GW_S3_POOL_DEFAULT, a.pool, false, &pool)) != CLI_EXIT_OK)
         return r;
     if ((r = gw_s3_gc(ctx->cairn, pool, a.older_than_s, a.dry_run, &st)) < 0)
         return s3_fail(ctx, "", r);
