@@ -229,6 +229,16 @@ void s3__index_commit(struct s3_req *r, const struct gw_s3_entry *e,
  * decoded entry (valid during the call), -ENOENT, or -errno. */
 void s3__index_get(struct s3_req *r, void (*cb)(struct s3_req *r, int err,
                                                  const struct gw_s3_entry *e));
+/* x-amz-copy-source ("[/]BUCKET/KEY", percent-encoded, "?versionId=null"
+ * allowed) into @bucket and a new *@key (the caller frees it). 0, or
+ * -errno after answering the request's error. */
+int s3__copy_source_parse(struct s3_req *r, char bucket[GW_S3_BUCKET_NAME_MAX + 2], char **key);
+/* After the source bucket's lookup (@err): checks it is the caller's and
+ * reads @key's entry there, calling @cb as s3__index_get does; answers
+ * NoSuchBucket or AccessDenied itself. */
+void s3__copy_source_get(struct s3_req *r, int err, const struct gw_s3_bucket *src,
+                         char *key, void (*cb)(struct s3_req *r, int err,
+                                               const struct gw_s3_entry *e));
 /* NULL, or "PreconditionFailed" when an x-amz-copy-source-if-* header
  * does not hold for the copy source @e. */
 const char *s3__copy_preconditions(struct s3_req *r, const struct gw_s3_entry *e);

@@ -565,54 +565,17 @@ static void part_copy_got(struct s3_req *r, int err, const struct gw_s3_entry *e
 static void part_copy_bucket(struct s3_req *r, int err)
 {
     struct mpu_state *m = r->op_state;
-    struct gw_s3_bucket dst = r->binfo;
-    char *dst_key = r->key;
-    size_t dst_len = r->key_len;
 
-    if (err == -ENOENT) {
-        s3__error(r, "NoSuchBucket", "The specified copy source bucket does not exist.");
-        return;
-    }
-    if (err < 0 || strcmp(m->src_bucket.owner, r->user.name) != 0) {
-        s3__error(r, err < 0 ? s3__errno_code(err) : "AccessDenied", NULL);
-        return;
-    }
-    r->binfo = m->src_bucket;
-    r->key = m->src_key;
-    r->key_len = strlen(m->src_key);
-    s3__index_get(r, part_copy_got);
-    r->binfo = dst;
-    r->key = dst_key;
-    r->key_len = dst_len;
+    s3__copy_source_get(r, err, &m->src_bucket, m->src_key, part_copy_got);
 }
 
 static void part_copy(struct s3_req *r)
 {
     struct mpu_state *m = r->op_state;
-    const char *src = s3__header(r, "x-amz-copy-source");
-    char bucket[GW_S3_BUCKET_NAME_MAX + 2], *decoded, *slash;
-    const char *q;
+    char bucket[GW_S3_BUCKET_NAME_MAX + 2];
 
-    if (*src == '/')
-        src++;
-    q = strstr(src, "?versionId=");
-    if (s3__pct_decode(src, q ? (size_t)(q - src) : strlen(src), &decoded) < 0) {
-        s3__error(r, "InvalidArgument", "Invalid copy source.");
+    if (s3__copy_source_parse(r, bucket, &m->src_key) < 0)
         return;
-    }
-    slash = strchr(decoded, '/');
-    if (!slash || !slash[1] || (size_t)(slash - decoded) >= sizeof(bucket)) {
-        free(decoded);
-        s3__error(r, "InvalidArgument", "Invalid copy source.");
-        return;
-    }
-    snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - decoded), decoded);
-    m->src_key = strdup(slash + 1);
-    free(decoded);
-    if (!m->src_key) {
-        s3__error(r, "InternalError", NULL);
-        return;
-    }
     s3__bucket_lookup_name(r, bucket, &m->src_bucket, part_copy_bucket);
 }
 

@@ -480,7 +480,7 @@ static uint64_t declared_size(struct s3_req *r)
                                                              : UINT64_MAX;
 }
 
-static void object_copy(struct s3_req *r, struct put_state *ps, const char *src);
+static void object_copy(struct s3_req *r, struct put_state *ps);
 
 static struct put_state *put_state_new(struct s3_req *r)
 {
@@ -519,7 +519,7 @@ static void put_bucket(struct s3_req *r, int err)
         return;
     }
     if (copy) {
-        object_copy(r, ps, copy);
+        object_copy(r, ps);
         return;
     }
     if (!r->head->has_content_length && !r->head->chunked) {
@@ -659,11 +659,47 @@ static void copy_source_got(struct s3_req *r, int err, const struct gw_s3_entry 
     }
 }
 
-/* The index helpers look up the request's key in the request's bucket:
- * point them at the source for the lookup (they keep what they need). */
-static void copy_source_bucket(struct s3_req *r, int err)
+/* ---- the copy source, shared with UploadPartCopy ---- */
+
+int s3__copy_source_parse(struct s3_req *r, char bucket[GW_S3_BUCKET_NAME_MAX + 2], char **key)
 {
-    struct put_state *ps = r->op_state;
+    const char *src = s3__header(r, "x-amz-copy-source"), *q, *slash;
+    char *decoded;
+
+    if (*src == '/')
+        src++;
+    q = strstr(src, "?versionId=");
+    if (s3__pct_decode(src, q ? (size_t)(q - src) : strlen(src), &decoded) < 0) {
+        s3__error(r, "InvalidArgument", "Invalid copy source.");
+        return -EINVAL;
+    }
+    slash = strchr(decoded, '/');
+    if (q && strcmp(q + 11, "null") != 0) {
+        free(decoded);
+        s3__error(r, "NoSuchVersion", NULL); /* unversioned: only "null" exists */
+        return -ENOENT;
+    }
+    if (!slash || !slash[1] || (size_t)(slash - decoded) >= GW_S3_BUCKET_NAME_MAX + 2 ||
+        strlen(slash + 1) > GW_S3_KEY_MAX) {
+        free(decoded);
+        s3__error(r, "InvalidArgument", "Copy Source must mention the source bucket and key: "
+                                        "sourcebucket/sourcekey.");
+        return -EINVAL;
+    }
+    snprintf(bucket, GW_S3_BUCKET_NAME_MAX + 2, "%.*s", (int)(slash - decoded), decoded);
+    *key = strdup(slash + 1);
+    free(decoded);
+    if (!*key) {
+        s3__error(r, "InternalError", NULL);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void s3__copy_source_get(struct s3_req *r, int err, const struct gw_s3_bucket *src,
+                         char *key, void (*cb)(struct s3_req *r, int err,
+                                               const struct gw_s3_entry *e))
+{
     struct gw_s3_bucket dst = r->binfo;
     char *dst_key = r->key;
     size_t dst_len = r->key_len;
@@ -672,59 +708,40 @@ static void copy_source_bucket(struct s3_req *r, int err)
         s3__error(r, "NoSuchBucket", "The specified copy source bucket does not exist.");
         return;
     }
-    if (err < 0 || strcmp(ps->src_bucket.owner, r->user.name) != 0) {
+    if (err < 0 || strcmp(src->owner, r->user.name) != 0) {
         s3__error(r, err < 0 ? s3__errno_code(err) : "AccessDenied", NULL);
         return;
     }
-    r->binfo = ps->src_bucket;
-    r->key = ps->src_key;
-    r->key_len = strlen(ps->src_key);
-    s3__index_get(r, copy_source_got); /* the shard oid is computed now */
+    /* The index helpers look up the request's key in the request's bucket:
+     * point them at the source for the lookup (they keep what they need). */
+    r->binfo = *src;
+    r->key = key;
+    r->key_len = strlen(key);
+    s3__index_get(r, cb);
     r->binfo = dst;
     r->key = dst_key;
     r->key_len = dst_len;
 }
 
-static void object_copy(struct s3_req *r, struct put_state *ps, const char *src)
+static void copy_source_bucket(struct s3_req *r, int err)
+{
+    struct put_state *ps = r->op_state;
+
+    s3__copy_source_get(r, err, &ps->src_bucket, ps->src_key, copy_source_got);
+}
+
+static void object_copy(struct s3_req *r, struct put_state *ps)
 {
     const char *directive = s3__header(r, "x-amz-metadata-directive");
-    char bucket[GW_S3_BUCKET_NAME_MAX + 2], *decoded;
-    const char *slash, *q;
-    size_t n;
+    char bucket[GW_S3_BUCKET_NAME_MAX + 2];
 
     if (directive && strcmp(directive, "REPLACE") != 0 && strcmp(directive, "COPY") != 0) {
         s3__error(r, "InvalidArgument", "Unknown metadata directive.");
         return;
     }
     ps->replace_meta = directive && strcmp(directive, "REPLACE") == 0;
-    if (*src == '/')
-        src++;
-    q = strstr(src, "?versionId=");
-    n = q ? (size_t)(q - src) : strlen(src);
-    if (s3__pct_decode(src, n, &decoded) < 0) {
-        s3__error(r, "InvalidArgument", "Invalid copy source.");
+    if (s3__copy_source_parse(r, bucket, &ps->src_key) < 0)
         return;
-    }
-    slash = strchr(decoded, '/');
-    if (q && strcmp(q + 11, "null") != 0) {
-        free(decoded);
-        s3__error(r, "NoSuchVersion", NULL);
-        return;
-    }
-    if (!slash || !slash[1] || (size_t)(slash - decoded) >= sizeof(bucket) ||
-        strlen(slash + 1) > GW_S3_KEY_MAX) {
-        free(decoded);
-        s3__error(r, "InvalidArgument", "Copy Source must mention the source bucket and key: "
-                                        "sourcebucket/sourcekey.");
-        return;
-    }
-    snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - decoded), decoded);
-    ps->src_key = strdup(slash + 1);
-    free(decoded);
-    if (!ps->src_key) {
-        s3__error(r, "InternalError", NULL);
-        return;
-    }
     if (strcmp(bucket, r->bucket) == 0 && strcmp(ps->src_key, r->key) == 0 &&
         !ps->replace_meta) {
         s3__error(r, "InvalidRequest", "This copy request is illegal because it is trying to "
@@ -802,12 +819,12 @@ static int64_t parse_http_date(const char *s)
 }
 
 /* S3's order: If-Match, then If-Unmodified-Since (ignored when If-Match
- * held), If-None-Match, then If-Modified-Since. NULL or the error code. */
-static const char *preconditions(struct s3_req *r, const struct gw_s3_entry *e)
+ * held), If-None-Match, then If-Modified-Since. NULL, PreconditionFailed,
+ * or @not_modified (what a failed If-None-Match/If-Modified-Since is). */
+static const char *conditions(const char *im, const char *inm, const char *ius,
+                              const char *ims, const struct gw_s3_entry *e,
+                              const char *not_modified)
 {
-    const char *im = s3__header(r, "If-Match"), *inm = s3__header(r, "If-None-Match");
-    const char *ius = s3__header(r, "If-Unmodified-Since");
-    const char *ims = s3__header(r, "If-Modified-Since");
     int64_t mtime = e->mtime_ns / 1000000000, t;
 
     if (im && !etag_matches(im, e->etag))
@@ -815,32 +832,29 @@ static const char *preconditions(struct s3_req *r, const struct gw_s3_entry *e)
     if (!im && ius && (t = parse_http_date(ius)) >= 0 && mtime > t)
         return "PreconditionFailed";
     if (inm && etag_matches(inm, e->etag))
-        return "NotModified";
+        return not_modified;
     if (!inm && ims && (t = parse_http_date(ims)) >= 0 && mtime <= t)
-        return "NotModified";
+        return not_modified;
     return NULL;
 }
 
+static const char *preconditions(struct s3_req *r, const struct gw_s3_entry *e)
+{
+    return conditions(s3__header(r, "If-Match"), s3__header(r, "If-None-Match"),
+                      s3__header(r, "If-Unmodified-Since"), s3__header(r, "If-Modified-Since"),
+                      e, "NotModified");
+}
+
 /* CopyObject and UploadPartCopy: the x-amz-copy-source-if-* headers
- * against the source. Any that fails is PreconditionFailed (S3 has no
- * 304 for copies). */
+ * against the source. S3 has no 304 for copies: any failure is
+ * PreconditionFailed. */
 const char *s3__copy_preconditions(struct s3_req *r, const struct gw_s3_entry *e)
 {
-    const char *im = s3__header(r, "x-amz-copy-source-if-match");
-    const char *inm = s3__header(r, "x-amz-copy-source-if-none-match");
-    const char *ius = s3__header(r, "x-amz-copy-source-if-unmodified-since");
-    const char *ims = s3__header(r, "x-amz-copy-source-if-modified-since");
-    int64_t mtime = e->mtime_ns / 1000000000, t;
-
-    if (im && !etag_matches(im, e->etag))
-        return "PreconditionFailed";
-    if (!im && ius && (t = parse_http_date(ius)) >= 0 && mtime > t)
-        return "PreconditionFailed";
-    if (inm && etag_matches(inm, e->etag))
-        return "PreconditionFailed";
-    if (!inm && ims && (t = parse_http_date(ims)) >= 0 && mtime <= t)
-        return "PreconditionFailed";
-    return NULL;
+    return conditions(s3__header(r, "x-amz-copy-source-if-match"),
+                      s3__header(r, "x-amz-copy-source-if-none-match"),
+                      s3__header(r, "x-amz-copy-source-if-unmodified-since"),
+                      s3__header(r, "x-amz-copy-source-if-modified-since"), e,
+                      "PreconditionFailed");
 }
 
 static void get_done(struct s3_req *r, int err)
