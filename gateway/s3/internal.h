@@ -252,6 +252,11 @@ void s3__data_remove(struct s3_gw *gw, const char *data_id, uint64_t size, uint3
  * S3_WRITES_INFLIGHT in flight. */
 int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint32_t attempt,
                   uint64_t size_hint);
+/* Streams the request body into the open sink; once every stripe is
+ * durable @written gets 0 (or a write's -errno). A body that fails its
+ * checks is answered with its S3 error and its stripes discarded; then
+ * @written is never called. */
+void s3__sink_read_body(struct s3_req *r, void (*written)(struct s3_req *r, int err));
 /* Abandons the upload: once the writes in flight are done, the stripes
  * written are removed. Idempotent; no-op once a finish was asked for. */
 void s3__sink_discard(struct s3_req *r);

@@ -388,23 +388,6 @@ static void part_written(struct s3_req *r, int err)
     part_record(r, r->body.received);
 }
 
-static void part_body_done(struct s3_req *r, int err)
-{
-    if (err < 0) {
-        s3__req_ref(r); /* the answer may drop the HTTP side's reference */
-        s3__error(r, s3__body_error_code(err), NULL);
-        s3__sink_discard(r);
-        s3__req_unref(r);
-        return;
-    }
-    s3__sink_finish(r, part_written);
-}
-
-static int part_sink(struct s3_req *r, const void *data, size_t len)
-{
-    return s3__sink_write(r, data, len);
-}
-
 static void part_copy(struct s3_req *r);
 
 static void part_upload_go(struct s3_req *r, int err, struct cairn_op *op)
@@ -431,7 +414,7 @@ static void part_upload_go(struct s3_req *r, int err, struct cairn_op *op)
         s3__error_errno(r, rc);
         return;
     }
-    s3__body_read(r, part_sink, 0, part_body_done);
+    s3__sink_read_body(r, part_written);
 }
 
 /* Reads the record of an earlier upload of this part number (its stripes

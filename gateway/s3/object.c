@@ -428,23 +428,6 @@ static void put_data_done(struct s3_req *r, int err)
     s3__index_commit(r, &e, put_committed);
 }
 
-static void put_body_done(struct s3_req *r, int err)
-{
-    if (err < 0) {
-        s3__req_ref(r); /* the answer may drop the HTTP side's reference */
-        s3__error(r, s3__body_error_code(err), NULL);
-        s3__sink_discard(r);
-        s3__req_unref(r);
-        return;
-    }
-    s3__sink_finish(r, put_data_done);
-}
-
-static int put_sink(struct s3_req *r, const void *data, size_t len)
-{
-    return s3__sink_write(r, data, len);
-}
-
 /* A small object: its body, read into memory, goes into the index entry,
  * so the PUT is one cluster op and a GET of it another. */
 static void put_inline_done(struct s3_req *r, int err)
@@ -536,7 +519,7 @@ static void put_bucket(struct s3_req *r, int err)
         s3__error_errno(r, rc);
         return;
     }
-    s3__body_read(r, put_sink, 0, put_body_done);
+    s3__sink_read_body(r, put_data_done);
 }
 
 void s3__object_put(struct s3_req *r)

@@ -38,6 +38,7 @@ struct s3_sink {
     bool paused;
     void (*resume)(struct s3_req *r);
     void (*finish_cb)(struct s3_req *r, int err);
+    void (*body_done)(struct s3_req *r, int err); /* s3__sink_read_body's */
 };
 
 int s3__sink_open(struct s3_req *r, const char *data_id, uint32_t part, uint32_t attempt,
@@ -234,6 +235,27 @@ void s3__sink_discard(struct s3_req *r)
         s->err = -ECANCELED;
     s->finish_cb = sink_discarded;
     sink_maybe_done(r);
+}
+
+/* The end of a body read by s3__sink_read_body. */
+static void sink_body_done(struct s3_req *r, int err)
+{
+    void (*written)(struct s3_req *, int) = r->sink->body_done;
+
+    if (err < 0) {
+        s3__req_ref(r); /* the answer may drop the HTTP side's reference */
+        s3__error(r, s3__body_error_code(err), NULL);
+        s3__sink_discard(r);
+        s3__req_unref(r);
+        return;
+    }
+    s3__sink_finish(r, written);
+}
+
+void s3__sink_read_body(struct s3_req *r, void (*written)(struct s3_req *r, int err))
+{
+    r->sink->body_done = written;
+    s3__body_read(r, s3__sink_write, 0, sink_body_done);
 }
 
 void s3__sink_finish(struct s3_req *r, void (*cb)(struct s3_req *r, int err))
