@@ -130,7 +130,18 @@ int cairn__fs_inode_steps(struct cairn_op *op, struct cairn__fs_inode_rd *rd)
 {
     int r = cairn_op_getxattr(op, "attr", rd->attr, sizeof(rd->attr), &rd->attr_len);
 
-    return r < 0 ? r : cairn_op_getxattr(op, "size", rd->size, sizeof(rd->size), &rd->size_len);
+    if (r == 0)
+        r = cairn_op_getxattr(op, "size", rd->size, sizeof(rd->size), &rd->size_len);
+    return r < 0 ? r
+                 : cairn_op_getxattr(op, "wtime", rd->wtime, sizeof(rd->wtime), &rd->wtime_len);
+}
+
+/* The times callers see (fs_internal.h, "wtime"): a data or entry change
+ * after the last attribute update moves mtime and ctime. */
+static void times_apply(struct cairn_fs_attr *a, int64_t wtime)
+{
+    if (wtime > a->ctime_ns)
+        a->mtime_ns = a->ctime_ns = wtime;
 }
 
 int cairn__fs_inode_finish(const struct cairn__fs_inode_rd *rd, uint64_t ino,
@@ -138,14 +149,37 @@ int cairn__fs_inode_finish(const struct cairn__fs_inode_rd *rd, uint64_t ino,
 {
     int r = cairn__fs_attr_decode(rd->attr, rd->attr_len, &in->a);
 
-    if (r < 0 || rd->size_len != 8)
+    if (r < 0 || rd->size_len != 8 || rd->wtime_len != 8)
         return -EIO;
     memcpy(in->raw, rd->attr, CAIRN__FS_ATTR_LEN);
     in->a.ino = ino;
     in->a.size = cairn_get_le64(rd->size);
     if (in->a.size > CAIRN_FS_FILE_MAX)
         return -EIO;
+    times_apply(&in->a, (int64_t)cairn_get_le64(rd->wtime));
     return 0;
+}
+
+int cairn__fs_inode_create_steps(struct cairn_op *op, const struct cairn_fs_attr *a,
+                                 const char *target, uint8_t rec[CAIRN__FS_ATTR_LEN])
+{
+    int r = cairn_op_create_object(op, true);
+
+    cairn__fs_attr_encode(a, rec);
+    if (r == 0)
+        r = cairn_op_setxattr(op, "attr", rec, CAIRN__FS_ATTR_LEN);
+    if (r == 0) /* absent before: these set the values */
+        r = cairn_op_set_if_greater(op, "size", a->size, NULL);
+    if (r == 0)
+        r = cairn_op_set_if_greater(op, "wtime", 0, NULL);
+    if (r == 0 && target)
+        r = cairn_op_write_full(op, target, strlen(target));
+    return r;
+}
+
+int cairn__fs_wtime_step(struct cairn_op *op)
+{
+    return cairn_op_set_if_greater(op, "wtime", (uint64_t)cairn__fs_now_ns(), NULL);
 }
 
 int cairn__fs_inode_read(struct cairn_fs *fs, uint64_t ino, struct cairn__fs_inode *in)
@@ -308,7 +342,7 @@ static int volume_get(struct cairn *c, int32_t pool, const char *name, struct vo
 static int volume_init(struct cairn *c, int32_t pool, uint64_t id)
 {
     char oid[CAIRN__FS_OID_MAX];
-    uint8_t next[8], rec[CAIRN__FS_ATTR_LEN], size[8] = {0};
+    uint8_t next[8], rec[CAIRN__FS_ATTR_LEN];
     int64_t now = cairn__fs_now_ns();
     struct cairn_fs_attr root = {.mode = S_IFDIR | 0755, .nlink = 2, .atime_ns = now,
                                  .mtime_ns = now, .ctime_ns = now, .parent = CAIRN_FS_ROOT_INO};
@@ -321,13 +355,8 @@ static int volume_init(struct cairn *c, int32_t pool, uint64_t id)
     cairn__fs_oid_super(oid, id);
     if ((r = run_c(c, pool, oid, op, r)) < 0)
         return r;
-    cairn__fs_attr_encode(&root, rec);
     op = cairn_op_create();
-    r = op ? cairn_op_create_object(op, true) : 0;
-    if (r == 0)
-        r = cairn_op_setxattr(op, "attr", rec, sizeof(rec));
-    if (r == 0)
-        r = cairn_op_setxattr(op, "size", size, 8);
+    r = op ? cairn__fs_inode_create_steps(op, &root, NULL, rec) : 0;
     cairn__fs_oid_inode(oid, id, CAIRN_FS_ROOT_INO);
     return run_c(c, pool, oid, op, r);
 }
@@ -633,10 +662,6 @@ int cairn_fs_setattr(struct cairn_fs *fs, const struct cairn_fs_cred *cred, uint
     }
     if ((r = cairn__fs_attr_update(fs, ino, setattr_apply, &s, &a)) < 0)
         return r;
-    /* Times set by hand: the next write must move mtime on from them, not
-     * skip the update as one already done this second. */
-    if (to_set & (CAIRN_FS_SET_MTIME | CAIRN_FS_SET_MTIME_NOW))
-        cairn__fs_mtime_forget(fs, ino);
     if (to_set & CAIRN_FS_SET_SIZE)
         a.size = attr->size;
     if (out) {
@@ -783,16 +808,21 @@ int cairn_fs_listxattr(struct cairn_fs *fs, uint64_t ino, char *list, size_t cap
 
 /* ---- statfs ---- */
 
-/* The map carries no capacity or usage: each in OSD counts its weight in
- * TiB (the weight's documented meaning), divided by the pool's replica
- * count; free space is reported as the whole of it. */
+/* Sizes come from the OSDs' stores as their beacons report them
+ * (cairn_cluster_usage: raw bytes over the up and in OSDs), divided by the
+ * pool's replica count, since every byte written costs that many. Only
+ * while no usage is known yet (a cluster just started, or older OSDs or
+ * monitors) does each in OSD count its weight in TiB (the weight's
+ * documented meaning), all of it free. Inode counts: the volume's next_ino
+ * counter plus a fixed 2^30 free, since inodes are objects, not a table. */
 int cairn_fs_statfs(struct cairn_fs *fs, struct statvfs *out)
 {
     struct proto_map *map = NULL;
     char oid[CAIRN__FS_OID_MAX];
     uint8_t next[8];
     size_t next_len = 0;
-    uint64_t weight = 0, replicas = 1, blocks, files = 0;
+    uint64_t weight = 0, replicas = 1, blocks, bfree, files = 0, total = 0, used = 0;
+    bool known = cairn_cluster_usage(fs->c, &total, &used) == 0;
     int r = cairn_map_get(fs->c, &map);
 
     if (r < 0)
@@ -804,8 +834,13 @@ int cairn_fs_statfs(struct cairn_fs *fs, struct statvfs *out)
     if (p && p->size > 0)
         replicas = p->size;
     proto_map_destroy(map);
-    /* weight is 16.16 TiB: bytes = weight << 24; blocks of 4 KiB = << 12. */
-    blocks = (weight << 12) / replicas;
+    if (known) {
+        blocks = total / 4096 / replicas;
+        bfree = (total - used) / 4096 / replicas;
+    } else {
+        /* weight is 16.16 TiB: bytes = weight << 24; blocks of 4 KiB = << 12. */
+        blocks = bfree = (weight << 12) / replicas;
+    }
     cairn__fs_oid_super(oid, fs->vol);
     struct cairn_op *op = cairn_op_create();
     r = cairn__fs_run(fs, oid, op, op ? cairn_op_getxattr(op, "next_ino", next, 8, &next_len) : 0);
@@ -815,8 +850,8 @@ int cairn_fs_statfs(struct cairn_fs *fs, struct statvfs *out)
     out->f_bsize = 4096;
     out->f_frsize = 4096;
     out->f_blocks = blocks;
-    out->f_bfree = blocks;
-    out->f_bavail = blocks;
+    out->f_bfree = bfree;
+    out->f_bavail = bfree;
     out->f_files = files + (1u << 30);
     out->f_ffree = 1u << 30;
     out->f_favail = 1u << 30;

@@ -12,7 +12,9 @@
  *                         uid, gid, nlink, rdev, times, parent (directories)
  *                         in one encoded record; xattr "size" the file size
  *                         (u64, grown with set_if_greater so concurrent
- *                         writers never shrink it); user xattrs as "x.NAME";
+ *                         writers never shrink it); xattr "wtime" the last
+ *                         data or entry change (mtime without rewriting
+ *                         "attr"); user xattrs as "x.NAME";
  *                         a directory's entries in its omap: name -> (ino,
  *                         type); a symlink's target as its data
  *   fs.VOL.d.INO.N        the N-th stripe (4 MiB) of a file's data; a
@@ -46,9 +48,8 @@
  * give -EIO. A NULL cred is root (tools, tests).
  *
  * Known limits: a file unlinked while open loses its data at once (no
- * open-file tracking across clients); mtime after a write is refreshed at
- * most once per second per inode and handle (the size is always exact);
- * concurrent creates in one directory serialize on its attr record. The
+ * open-file tracking across clients); mtime after a data or entry change
+ * is the changing client's clock (clients' clocks should agree). The
  * encodings are documented at the top of client/fs_internal.h. */
 #ifndef CAIRN_CLIENT_FS_H
 #define CAIRN_CLIENT_FS_H

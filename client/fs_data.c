@@ -7,9 +7,9 @@
  * the size. Appends first reserve their range by moving the size from the
  * value they read to value + len (compare-and-set), so appenders on
  * different clients never overlap; until the data lands the range reads as
- * zeros. mtime is refreshed lazily, at most once per second per inode and
- * handle (fs->mtime), to spare every write a read-modify-write of "attr";
- * the size is always exact. */
+ * zeros. The op that grows the size also moves "wtime" (mtime), so every
+ * write costs one op on the inode and never a read-modify-write of
+ * "attr". */
 #include "client/fs_internal.h"
 #include "common/bytes.h"
 
@@ -149,10 +149,14 @@ static int size_cas(struct cairn_fs *fs, uint64_t ino, uint64_t old, uint64_t ne
         r = cairn_op_cmpxattr(op, "size", o, 8);
     if (r == 0)
         r = cairn_op_setxattr(op, "size", n, 8);
+    if (r == 0)
+        r = cairn__fs_wtime_step(op);
     cairn__fs_oid_inode(oid, fs->vol, ino);
     return cairn__fs_run(fs, oid, op, r);
 }
 
+/* Grows "size" to at least @size and records the change time: after
+ * every write, and for fallocate. */
 static int size_grow(struct cairn_fs *fs, uint64_t ino, uint64_t size)
 {
     char oid[CAIRN__FS_OID_MAX];
@@ -161,6 +165,8 @@ static int size_grow(struct cairn_fs *fs, uint64_t ino, uint64_t size)
 
     if (r == 0)
         r = cairn_op_set_if_greater(op, "size", size, NULL);
+    if (r == 0)
+        r = cairn__fs_wtime_step(op);
     cairn__fs_oid_inode(oid, fs->vol, ino);
     return cairn__fs_run(fs, oid, op, r);
 }
@@ -187,38 +193,6 @@ int cairn__fs_truncate(struct cairn_fs *fs, uint64_t ino, uint64_t size)
             return r;
     }
     return -EAGAIN;
-}
-
-static int mtime_touch(struct cairn_fs_attr *a, void *arg)
-{
-    (void)arg;
-    a->mtime_ns = a->ctime_ns = cairn__fs_now_ns();
-    return 0;
-}
-
-void cairn__fs_mtime_forget(struct cairn_fs *fs, uint64_t ino)
-{
-    struct cairn__fs_mtime *slot = &fs->mtime[ino % CAIRN__FS_MTIME_SLOTS];
-
-    pthread_mutex_lock(&fs->lock);
-    if (slot->ino == ino)
-        slot->ino = 0;
-    pthread_mutex_unlock(&fs->lock);
-}
-
-/* Refreshes @ino's mtime unless this handle did within the second. */
-static int mtime_lazy(struct cairn_fs *fs, uint64_t ino)
-{
-    struct cairn__fs_mtime *slot = &fs->mtime[ino % CAIRN__FS_MTIME_SLOTS];
-    int64_t sec = cairn__fs_now_ns() / 1000000000;
-    bool due;
-
-    pthread_mutex_lock(&fs->lock);
-    due = slot->ino != ino || slot->sec != sec;
-    slot->ino = ino;
-    slot->sec = sec;
-    pthread_mutex_unlock(&fs->lock);
-    return due ? cairn__fs_attr_update(fs, ino, mtime_touch, NULL, NULL) : 0;
 }
 
 int cairn_fs_read(struct cairn_fs *fs, uint64_t ino, uint64_t off, size_t len, void *buf,
@@ -300,9 +274,8 @@ int cairn_fs_write(struct cairn_fs *fs, uint64_t ino, uint64_t off, const void *
             return r;
         done += piece;
     }
-    if (!append && len > 0 && (r = size_grow(fs, ino, off + len)) < 0)
-        return r;
-    if ((r = mtime_lazy(fs, ino)) < 0)
+    /* After an append the size is already there: this records mtime. */
+    if (len > 0 && (r = size_grow(fs, ino, off + len)) < 0)
         return r;
     if (written_at)
         *written_at = off;
@@ -363,5 +336,5 @@ int cairn_fs_fallocate(struct cairn_fs *fs, uint64_t ino, int mode, uint64_t off
         len = in.a.size - off;
     if ((r = punch(fs, ino, off, len)) < 0)
         return r;
-    return mtime_lazy(fs, ino);
+    return size_grow(fs, ino, 0); /* mtime */
 }

@@ -2,12 +2,14 @@
  * unlink, rmdir, rename and readdir, in the step orders fs.h states.
  *
  * Every change of a directory is one op on its object: the entries'
- * compare-and-sets plus its "attr" record (mtime, ctime, and nlink, which
- * counts 2 + subdirectories) guarded by cmpxattr on the record read
- * before. When only the guard fails (another change of the same directory
- * got in between), the record is read again and the op retried; when an
- * entry's compare-and-set fails the caller decides (-EEXIST, or starting
- * over). */
+ * compare-and-sets plus "wtime" (its mtime and ctime). Changes that move
+ * the directory's nlink (2 + subdirectories) also rewrite its "attr"
+ * record guarded by cmpxattr on the record read before; when only that
+ * guard fails (another mkdir or rmdir got in between), the record is read
+ * again and the op retried. Creates, unlinks and renames of files touch no
+ * record, so many clients create in one directory at once without
+ * retries. When an entry's compare-and-set fails the caller decides
+ * (-EEXIST, or starting over). */
 #include "client/fs_internal.h"
 #include "common/bytes.h"
 
@@ -95,7 +97,7 @@ static int dir_read(struct cairn_fs *fs, uint64_t dir, const char *name, struct 
         r = cairn_op_exec(fs->c, fs->pool, oid, op);
     step = op ? cairn_op_failed_step(op) : -1;
     cairn_op_destroy(op);
-    if (r == -ENODATA && step == 2) /* no such entry: the attributes alone */
+    if (r == -ENODATA && step == CAIRN__FS_INODE_STEPS) /* no such entry: the attributes alone */
         r = cairn__fs_inode_read(fs, dir, &v->in);
     else if (r == 0 && (r = cairn__fs_inode_finish(&rd, dir, &v->in)) == 0)
         v->has = true;
@@ -119,6 +121,21 @@ struct dent_cas {
     const uint8_t *expect, *value;
 };
 
+/* The entry steps of a directory commit, and the change time. */
+static int cas_steps(struct cairn_op *op, const struct dent_cas *cas, int n)
+{
+    int r = 0;
+
+    for (int i = 0; r == 0 && i < n; i++)
+        r = cairn_op_omap_cas(op, cas[i].name, strlen(cas[i].name), cas[i].expect,
+                              cas[i].expect ? CAIRN__FS_DENT_LEN : 0, cas[i].value,
+                              cas[i].value ? CAIRN__FS_DENT_LEN : 0);
+    return r == 0 ? cairn__fs_wtime_step(op) : r;
+}
+
+/* Entries that leave nlink alone need no attr record: the names' CAS and
+ * "wtime" in one op, so creates in one directory never contend. A link
+ * count change is a compare-and-set on "attr" (step 0) with them. */
 static int commit_once(struct cairn_fs *fs, const char *oid, const struct cairn__fs_inode *in,
                        const struct dent_cas *cas, int n, int nlink_delta, int *step)
 {
@@ -127,17 +144,16 @@ static int commit_once(struct cairn_fs *fs, const char *oid, const struct cairn_
     struct cairn_op *op = cairn_op_create();
     int r = op ? 0 : -ENOMEM;
 
-    a.mtime_ns = a.ctime_ns = cairn__fs_now_ns();
     a.nlink = (uint32_t)((int64_t)a.nlink + nlink_delta);
     cairn__fs_attr_encode(&a, rec);
-    if (r == 0)
+    if (r == 0 && nlink_delta == 0)
+        r = cairn_op_assert_exists(op);
+    if (r == 0 && nlink_delta != 0)
         r = cairn_op_cmpxattr(op, "attr", in->raw, sizeof(in->raw));
-    if (r == 0)
+    if (r == 0 && nlink_delta != 0)
         r = cairn_op_setxattr(op, "attr", rec, sizeof(rec));
-    for (int i = 0; r == 0 && i < n; i++)
-        r = cairn_op_omap_cas(op, cas[i].name, strlen(cas[i].name), cas[i].expect,
-                              cas[i].expect ? CAIRN__FS_DENT_LEN : 0, cas[i].value,
-                              cas[i].value ? CAIRN__FS_DENT_LEN : 0);
+    if (r == 0)
+        r = cas_steps(op, cas, n);
     if (r == 0)
         r = cairn_op_exec(fs->c, fs->pool, oid, op);
     *step = op ? cairn_op_failed_step(op) : -1;
@@ -157,7 +173,7 @@ static int dir_commit(struct cairn_fs *fs, uint64_t dir, const struct cairn__fs_
     cairn__fs_oid_inode(oid, fs->vol, dir);
     for (int tries = 0; tries < CAIRN__FS_TRIES; tries++) {
         int step, r = commit_once(fs, oid, &cur, cas, n, nlink_delta, &step);
-        if (r != -ECANCELED || step != 0)
+        if (r != -ECANCELED || step != 0 || nlink_delta == 0)
             return r;
         if ((r = cairn__fs_inode_read(fs, dir, &cur)) < 0)
             return r;
@@ -222,18 +238,10 @@ struct node_spec {
 static int inode_create(struct cairn_fs *fs, const struct cairn_fs_attr *a, const char *target)
 {
     char oid[CAIRN__FS_OID_MAX];
-    uint8_t rec[CAIRN__FS_ATTR_LEN], size[8];
+    uint8_t rec[CAIRN__FS_ATTR_LEN];
     struct cairn_op *op = cairn_op_create();
-    int r = op ? cairn_op_create_object(op, true) : 0;
+    int r = op ? cairn__fs_inode_create_steps(op, a, target, rec) : 0;
 
-    cairn__fs_attr_encode(a, rec);
-    cairn_put_le64(size, a->size);
-    if (r == 0)
-        r = cairn_op_setxattr(op, "attr", rec, sizeof(rec));
-    if (r == 0)
-        r = cairn_op_setxattr(op, "size", size, 8);
-    if (r == 0 && target)
-        r = cairn_op_write_full(op, target, strlen(target));
     cairn__fs_oid_inode(oid, fs->vol, a->ino);
     return cairn__fs_run(fs, oid, op, r);
 }

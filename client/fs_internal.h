@@ -12,6 +12,12 @@
  *       u8 version 1, u32 mode, u32 uid, u32 gid, u32 nlink, u64 rdev,
  *       i64 atime_ns, i64 mtime_ns, i64 ctime_ns, u64 parent
  *   inode "size" xattr: u64
+ *   inode "wtime" xattr: u64 ns, the last data or entry change, grown with
+ *       set_if_greater in the same op that grows the size or changes an
+ *       entry, so writes and creates never read-modify-write "attr". The
+ *       times callers see: mtime = wtime when wtime > attr ctime (a change
+ *       after the last attribute update), else attr mtime (which utimensat
+ *       sets, also backwards); ctime = max(attr ctime, wtime).
  *   directory entry (omap value), 9 bytes: u64 ino, u8 type (mode >> 12)
  *   rename intent (object data): u8 version 1, u64 src dir, u64 dst dir,
  *       u64 ino, u8 type, u64 replaced ino (0: none), u8 replaced type,
@@ -29,22 +35,13 @@
 #define CAIRN__FS_INO_BATCH 1024
 #define CAIRN__FS_TRIES 32       /* compare-and-set attempts before -EAGAIN */
 #define CAIRN__FS_NLINK_MAX 65000u
-#define CAIRN__FS_MTIME_SLOTS 64u
-
-/* One lazily updated mtime per slot (ino % slots): writes refresh mtime at
- * most once per second per inode and handle. */
-struct cairn__fs_mtime {
-    uint64_t ino;
-    int64_t sec;
-};
 
 struct cairn_fs {
     struct cairn *c;
     int32_t pool;
     uint64_t vol;
-    pthread_mutex_t lock; /* the inode number range and the mtime slots */
+    pthread_mutex_t lock; /* the inode number range */
     uint64_t ino_next, ino_end;
-    struct cairn__fs_mtime mtime[CAIRN__FS_MTIME_SLOTS];
 };
 
 /* An inode as read: its attributes and the raw "attr" record (for
@@ -66,11 +63,13 @@ int64_t cairn__fs_now_ns(void);
 void cairn__fs_attr_encode(const struct cairn_fs_attr *a, uint8_t *out);
 /* -EIO when @buf is not a valid record. */
 int cairn__fs_attr_decode(const uint8_t *buf, size_t len, struct cairn_fs_attr *a);
-/* Adds the steps that read @ino's attr and size into @in to @op; after a
- * successful exec, cairn__fs_inode_finish() validates them. */
+/* Adds the CAIRN__FS_INODE_STEPS steps that read @ino's attr, size and
+ * wtime into @rd to @op; after a successful exec, cairn__fs_inode_finish()
+ * validates them. */
+#define CAIRN__FS_INODE_STEPS 3
 struct cairn__fs_inode_rd {
-    uint8_t attr[CAIRN__FS_ATTR_LEN + 1], size[9];
-    size_t attr_len, size_len;
+    uint8_t attr[CAIRN__FS_ATTR_LEN + 1], size[9], wtime[9];
+    size_t attr_len, size_len, wtime_len;
 };
 int cairn__fs_inode_steps(struct cairn_op *op, struct cairn__fs_inode_rd *rd);
 int cairn__fs_inode_finish(const struct cairn__fs_inode_rd *rd, uint64_t ino,
@@ -80,13 +79,18 @@ int cairn__fs_inode_read(struct cairn_fs *fs, uint64_t ino, struct cairn__fs_ino
 /* Changes @ino's attr by @fn (which may refuse with -errno) with a
  * compare-and-set loop; the new attributes go to @out (may be NULL). */
 typedef int (*cairn__fs_attr_fn)(struct cairn_fs_attr *a, void *arg);
-/* Makes the next write to @ino refresh its mtime (after setattr set it). */
-void cairn__fs_mtime_forget(struct cairn_fs *fs, uint64_t ino);
 int cairn__fs_attr_update(struct cairn_fs *fs, uint64_t ino, cairn__fs_attr_fn fn, void *arg,
                           struct cairn_fs_attr *out);
 /* True when @cred may access @a with @mask (R_OK, W_OK, X_OK); a NULL
  * cred is root. */
 bool cairn__fs_may(const struct cairn_fs_cred *cred, const struct cairn_fs_attr *a, int mask);
+/* Adds the steps that create inode @a exclusively ("attr" encoded into
+ * @rec, which the op borrows; "size" from @a->size; "wtime" 0; @target as
+ * a symlink's data when not NULL). */
+int cairn__fs_inode_create_steps(struct cairn_op *op, const struct cairn_fs_attr *a,
+                                 const char *target, uint8_t rec[CAIRN__FS_ATTR_LEN]);
+/* Adds the step that records a data or entry change now ("wtime"). */
+int cairn__fs_wtime_step(struct cairn_op *op);
 /* A fresh inode number. */
 int cairn__fs_ino_alloc(struct cairn_fs *fs, uint64_t *ino);
 /* Drops one link of @ino (ctime now); at zero removes its data and the

@@ -694,7 +694,7 @@ static void test_crash(void)
 {
     char oid[CAIRN__FS_OID_MAX];
     struct cairn_fs_attr a = {0};
-    uint8_t rec[CAIRN__FS_ATTR_LEN], size[8] = {0};
+    uint8_t rec[CAIRN__FS_ATTR_LEN];
     uint64_t s = mkdir_(CAIRN_FS_ROOT_INO, "cs", 0755, &root);
     uint64_t t = mkdir_(CAIRN_FS_ROOT_INO, "ct", 0755, &root);
     uint64_t f = mkfile(s, "file", 0644, &root), dsub = mkdir_(s, "dsub", 0755, &root), orphan;
@@ -709,15 +709,11 @@ static void test_crash(void)
     EXPECT(cairn__fs_ino_alloc(fs, &orphan), 0, "ino");
     a.mode = S_IFREG | 0644;
     a.nlink = 1;
-    cairn__fs_attr_encode(&a, rec);
-    cairn_put_le64(size, 10);
+    a.ino = orphan;
+    a.size = 10;
     cairn__fs_oid_inode(oid, fs->vol, orphan);
     struct cairn_op *op = cairn_op_create();
-    int r = cairn_op_create_object(op, true);
-    if (r == 0)
-        r = cairn_op_setxattr(op, "attr", rec, sizeof(rec));
-    if (r == 0)
-        r = cairn_op_setxattr(op, "size", size, 8);
+    int r = cairn__fs_inode_create_steps(op, &a, NULL, rec);
     EXPECT(r == 0 ? cairn_op_exec(cl, pool, oid, op) : r, 0, "orphan inode");
     cairn_op_destroy(op);
     EXPECT(cairn_fs_write(fs, orphan, 0, "0123456789", 10, false, NULL), 0, "orphan data");
