@@ -92,8 +92,7 @@ static void stats_call_done(int result, const struct proto_mon_reply *reply,
 
     if (stats) {
         *sc->out = *stats;
-        stats->pgs = NULL; /* taken */
-        stats->n = 0;
+        memset(stats, 0, sizeof(*stats)); /* taken: pgs and usage */
     }
     cairn__call_done(sc->c, &sc->call, result);
 }
@@ -117,6 +116,29 @@ int cairn_pg_stats(struct cairn *c, struct proto_pg_stats *out)
     int r = cairn__call_run(c, &sc.call, stats_call_fn);
     if (r < 0)
         proto_pg_stats_fini(out);
+    return r;
+}
+
+int cairn_cluster_usage(struct cairn *c, uint64_t *total, uint64_t *used)
+{
+    struct proto_pg_stats st;
+    struct proto_map *map = NULL;
+    uint64_t t, u;
+    int r;
+
+    if (!total || !used)
+        return -EINVAL;
+    if ((r = cairn_pg_stats(c, &st)) < 0)
+        return r;
+    if ((r = cairn_map_get(c, &map)) == 0) {
+        r = proto_osd_usage_sum(&st, map, &t, &u) ? 0 : -ENODATA;
+        proto_map_destroy(map);
+    }
+    proto_pg_stats_fini(&st);
+    if (r == 0) {
+        *total = t;
+        *used = u;
+    }
     return r;
 }
 

@@ -39,12 +39,27 @@ int cairn_status(struct cairn *c, struct proto_mon_status *out);
 
 /* The PG stats the leader monitor holds (soft state from the OSDs'
  * beacons; docs/monitor.md): only stats of OSDs that are up and the PG's
- * primary in the leader's map, from fresh beacons. On 0 @out->pgs is the
- * caller's (proto_pg_stats_fini). -ENODATA when the monitors have none to
+ * primary in the leader's map, from fresh beacons, and the latest store
+ * usage of every OSD in that map (@out->usage; cairn_cluster_usage() sums
+ * it). On 0 @out->pgs and @out->usage are the caller's
+ * (proto_pg_stats_fini). -ENODATA when the monitors have none to
  * give (no leader, or the leader is unreachable), -EOPNOTSUPP from an older
  * monitor, or the transport errors of cairn_mon_command(); then @out is
  * left zeroed. Callers fall back to states derived from the map. */
 int cairn_pg_stats(struct cairn *c, struct proto_pg_stats *out);
+
+/* The cluster's raw capacity and use in bytes, every replica counted: the
+ * sums, over the OSDs up and in in this connection's newest map, of the
+ * store sizes and allocated bytes their latest beacons reported to the
+ * leader (soft state; docs/monitor.md "Store usage"). An OSD that has not
+ * reported yet adds nothing, so right after start-up the figures may be
+ * low for one beacon interval. Divide by a pool's size for what it can
+ * hold. 0 with *@total and *@used set; -ENODATA when no OSD that counts has
+ * reported (an older cluster, or one just started) or the monitors have no
+ * stats to give; otherwise the errors of cairn_pg_stats() and
+ * cairn_map_get(), -EINVAL for NULL outputs. The outputs are untouched on
+ * failure. */
+int cairn_cluster_usage(struct cairn *c, uint64_t *total, uint64_t *used);
 
 struct cairn_scrub_result {
     uint64_t objects;      /* objects compared */

@@ -230,15 +230,15 @@ static void follower_write(struct mon_daemon *d, const struct request *q,
                                                   : "no leader elected yet; retry");
 }
 
-/* A beacon, with the PG stats it carries (@stats NULL or beacon_ms 0:
- * none; the leader takes stats->pgs). */
+/* A beacon, with the PG stats (@stats NULL or beacon_ms 0: none) and
+ * store usage (has_store) it carries; the leader takes stats->pgs. */
 static void handle_beacon_cmd(struct mon_daemon *d, const struct proto_mon_cmd *cmd,
                               struct proto_pg_stats *stats, const uint8_t *meta, size_t len)
 {
     if (mon__is_leader(d)) {
         if (d->failure && cmd->id >= 0)
             mon_failure_beacon(d->failure, cmd->id, mon__now_ms());
-        if (d->pgstats && stats && stats->beacon_ms)
+        if (d->pgstats && stats && (stats->beacon_ms || stats->has_store))
             mon_pgstats_report(d->pgstats, cmd->id, stats, mon__now_ms());
     } else {
         mon__forward_beacon(d, meta, len);

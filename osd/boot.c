@@ -233,10 +233,30 @@ static struct timeval ms_timeval(uint64_t ms)
                             .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 }
 
+/* Our store's capacity and use in bytes (whole OSD_STORE_BLOCK blocks of
+ * the data file) for the monitors' usage figures, as a beacon's stats with
+ * no PGs: sent alone when the PG stats cannot go. */
+static void store_usage(struct osd_daemon *d, struct proto_pg_stats *out)
+{
+    struct osd_store_stats st;
+
+    memset(out, 0, sizeof(*out));
+    if (!d->store)
+        return;
+    osd_store_get_stats(d->store, &st);
+    out->has_store = true;
+    out->store.osd = d->opts.id;
+    out->store.bytes_total = st.data_blocks_total * OSD_STORE_BLOCK;
+    /* Never more than all of it: the encoder would refuse the beacon,
+     * which is our liveness. */
+    out->store.bytes_used = CAIRN_MIN(st.data_blocks_used, st.data_blocks_total) * OSD_STORE_BLOCK;
+}
+
 void osd__beacon(struct osd_daemon *d)
 {
     struct proto_pg_stats stats = {.beacon_ms = (uint32_t)d->opts.beacon_ms};
     struct timeval every = ms_timeval(d->opts.beacon_ms);
+    struct proto_pg_stats usage;
     struct proto_mon_cmd cmd;
 
     /* Back to the full interval after a beacon osd__beacon_soon() hurried. */
@@ -244,9 +264,12 @@ void osd__beacon(struct osd_daemon *d)
         event_add(d->beacon_ev, &every);
     proto_mon_cmd_init(&cmd, PROTO_MON_OSD_BEACON);
     cmd.id = d->opts.id;
+    store_usage(d, &usage);
     int r = collect_stats(d, &stats);
-    /* Without memory for the stats, a plain beacon still says we live. */
-    r = proto_monc_beacon_stats(d->monc, &cmd, r == 0 ? &stats : NULL);
+    stats.has_store = usage.has_store;
+    stats.store = usage.store;
+    /* Without memory for the stats, the usage alone still says we live. */
+    r = proto_monc_beacon_stats(d->monc, &cmd, r == 0 ? &stats : usage.has_store ? &usage : NULL);
     if (r == -EMSGSIZE) {
         /* Too many PGs for one frame: liveness first, stats go unreported
          * (logged once). */
@@ -255,7 +278,7 @@ void osd__beacon(struct osd_daemon *d)
             cairn_log(CAIRN_LOG_WARN, CAIRN_SS_OSD, "%s: the stats of %u PGs do not fit a "
                       "beacon; sending beacons without them", d->opts.entity, stats.n);
         warned = true;
-        r = proto_monc_beacon(d->monc, &cmd);
+        r = proto_monc_beacon_stats(d->monc, &cmd, usage.has_store ? &usage : NULL);
     }
     if (r < 0 && r != -ENOTCONN)
         cairn_log(CAIRN_LOG_DEBUG, CAIRN_SS_OSD, "%s: beacon: %s", d->opts.entity, strerror(-r));

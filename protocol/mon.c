@@ -283,7 +283,7 @@ int proto_mon_reply_decode(const uint8_t *buf, size_t len, struct proto_mon_repl
     return r;
 }
 
-/* ---- PG stats: beacons and PG_STATS replies ----------------------------- */
+/* ---- PG stats ------------------------------------------------------------ */
 
 /* Protobuf views of a struct proto_pg_stats, pointing into it. */
 struct pg_pb {
@@ -393,6 +393,109 @@ static int pgs_from_pb(Cairn__PgStat *const *msgs, size_t n, struct proto_pg_sta
     return 0;
 }
 
+/* ---- OSD store usage ----------------------------------------------------- */
+
+/* A usage entry that may travel after one for OSD @prev (-1: the first):
+ * ids strictly increase, so no OSD counts twice. */
+static bool usage_is_valid(int32_t osd, uint64_t total, uint64_t used, int32_t prev)
+{
+    return osd > prev && (uint32_t)osd < PROTO_MAP_MAX_OSDS && used <= total;
+}
+
+/* Protobuf views of a reply's usage array, pointing into it. */
+struct usage_pb {
+    Cairn__OsdUsage *msgs;
+    Cairn__OsdUsage **ptrs;
+};
+
+static void usage_pb_free(struct usage_pb *p)
+{
+    free(p->msgs);
+    free(p->ptrs);
+}
+
+/* 0, -EINVAL (an entry out of order or range: a caller bug), -ENOMEM. */
+static int usage_pb_build(const struct proto_pg_stats *s, struct usage_pb *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (s->n_usage > PROTO_MAP_MAX_OSDS || (s->n_usage && !s->usage))
+        return -EINVAL;
+    for (uint32_t i = 0; i < s->n_usage; i++) {
+        const struct proto_osd_usage *u = &s->usage[i];
+        if (!usage_is_valid(u->osd, u->bytes_total, u->bytes_used, i ? s->usage[i - 1].osd : -1))
+            return -EINVAL;
+    }
+    if (s->n_usage == 0)
+        return 0;
+    p->msgs = calloc(s->n_usage, sizeof(*p->msgs));
+    p->ptrs = calloc(s->n_usage, sizeof(*p->ptrs));
+    if (!p->msgs || !p->ptrs) {
+        usage_pb_free(p);
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < s->n_usage; i++) {
+        Cairn__OsdUsage *m = &p->msgs[i];
+        cairn__osd_usage__init(m);
+        m->has_osd = m->has_bytes_total = m->has_bytes_used = true;
+        m->osd = s->usage[i].osd;
+        m->bytes_total = s->usage[i].bytes_total;
+        m->bytes_used = s->usage[i].bytes_used;
+        p->ptrs[i] = m;
+    }
+    return 0;
+}
+
+/* Converts @n decoded OsdUsages into a new array in @s->usage. 0, -EINVAL,
+ * -ENOMEM; @s->usage stays NULL on failure. */
+static int usage_from_pb(Cairn__OsdUsage *const *msgs, size_t n, struct proto_pg_stats *s)
+{
+    struct proto_osd_usage *u;
+
+    if (n > PROTO_MAP_MAX_OSDS)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!usage_is_valid(msgs[i]->osd, msgs[i]->bytes_total, msgs[i]->bytes_used,
+                            i ? msgs[i - 1]->osd : -1))
+            return -EINVAL;
+    if (n == 0)
+        return 0;
+    if (!(u = malloc(sizeof(*u) * n)))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        u[i] = (struct proto_osd_usage){.osd = msgs[i]->osd,
+                                        .bytes_total = msgs[i]->bytes_total,
+                                        .bytes_used = msgs[i]->bytes_used};
+    s->usage = u;
+    s->n_usage = (uint32_t)n;
+    return 0;
+}
+
+/* A beacon's stats as proto_mon_beacon_encode() takes them. */
+static bool beacon_stats_are_valid(const struct proto_pg_stats *s)
+{
+    if (s->has_store && s->store.bytes_used > s->store.bytes_total)
+        return false;
+    return s->beacon_ms > 0 || (s->n == 0 && s->has_store);
+}
+
+/* The beacon's store fields (15, 16) into @s for OSD @id: both or neither,
+ * used <= total. 0 or -EINVAL. */
+static int store_from_pb(const Cairn__MonCommand *m, int32_t id, struct proto_pg_stats *s)
+{
+    if (m->has_store_bytes != m->has_store_used_bytes)
+        return -EINVAL;
+    if (!m->has_store_bytes)
+        return 0;
+    if (m->store_used_bytes > m->store_bytes)
+        return -EINVAL;
+    s->has_store = true;
+    s->store = (struct proto_osd_usage){
+        .osd = id, .bytes_total = m->store_bytes, .bytes_used = m->store_used_bytes};
+    return 0;
+}
+
+/* ---- beacons and PG_STATS replies ---------------------------------------- */
+
 int proto_mon_beacon_encode(const struct proto_mon_cmd *cmd, const struct proto_pg_stats *stats,
                             uint8_t **buf, size_t *len)
 {
@@ -400,17 +503,22 @@ int proto_mon_beacon_encode(const struct proto_mon_cmd *cmd, const struct proto_
     struct pg_pb p = {0};
     int r;
 
-    if (cmd->op != PROTO_MON_OSD_BEACON || (stats && stats->beacon_ms == 0))
+    if (cmd->op != PROTO_MON_OSD_BEACON || (stats && !beacon_stats_are_valid(stats)))
         return -EINVAL;
     if ((r = cmd_to_pb(cmd, &m)) < 0)
         return r;
-    if (stats) {
+    if (stats && stats->beacon_ms) {
         if ((r = pg_pb_build(stats, &p)) < 0)
             return r;
         m.n_pg_stats = stats->n;
         m.pg_stats = p.ptrs;
         m.has_beacon_ms = true;
         m.beacon_ms = stats->beacon_ms;
+    }
+    if (stats && stats->has_store) {
+        m.has_store_bytes = m.has_store_used_bytes = true;
+        m.store_bytes = stats->store.bytes_total;
+        m.store_used_bytes = stats->store.bytes_used;
     }
     r = proto__pb_pack(&m.base, buf, len);
     pg_pb_free(&p);
@@ -432,6 +540,8 @@ int proto_mon_beacon_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd
     if (r == 0 && (tmp.op != PROTO_MON_OSD_BEACON || (m->n_pg_stats && !m->has_beacon_ms) ||
                    (m->has_beacon_ms && m->beacon_ms == 0)))
         r = -EINVAL;
+    if (r == 0)
+        r = store_from_pb(m, tmp.id, &tmp_stats);
     if (r == 0 && (r = pgs_from_pb(m->pg_stats, m->n_pg_stats, &tmp_stats)) == 0)
         tmp_stats.beacon_ms = m->beacon_ms;
     cairn__mon_command__free_unpacked(m, NULL);
@@ -445,17 +555,25 @@ int proto_mon_beacon_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd
 int proto_mon_pg_stats_encode(const struct proto_pg_stats *stats, uint8_t **buf, size_t *len)
 {
     Cairn__PgStatsReply m = CAIRN__PG_STATS_REPLY__INIT;
+    struct usage_pb u;
     struct pg_pb p;
-    int r = pg_pb_build(stats, &p);
+    int r = usage_pb_build(stats, &u);
 
     if (r < 0)
         return r;
+    if ((r = pg_pb_build(stats, &p)) < 0) {
+        usage_pb_free(&u);
+        return r;
+    }
     m.n_pgs = stats->n;
     m.pgs = p.ptrs;
     m.has_objects_per_s = stats->objects_per_s != 0;
     m.objects_per_s = stats->objects_per_s;
+    m.n_osd_usage = stats->n_usage;
+    m.osd_usage = u.ptrs;
     r = proto__pb_pack(&m.base, buf, len);
     pg_pb_free(&p);
+    usage_pb_free(&u);
     return r;
 }
 
@@ -470,10 +588,14 @@ int proto_mon_pg_stats_decode(const uint8_t *buf, size_t len, struct proto_pg_st
     /* "!(x >= 0)" also refuses NaN. */
     if (!(m->objects_per_s >= 0) || isinf(m->objects_per_s))
         goto out;
-    if ((r = pgs_from_pb(m->pgs, m->n_pgs, &tmp)) == 0) {
-        tmp.objects_per_s = m->objects_per_s;
-        *stats = tmp;
+    if ((r = usage_from_pb(m->osd_usage, m->n_osd_usage, &tmp)) < 0)
+        goto out;
+    if ((r = pgs_from_pb(m->pgs, m->n_pgs, &tmp)) < 0) {
+        proto_pg_stats_fini(&tmp);
+        goto out;
     }
+    tmp.objects_per_s = m->objects_per_s;
+    *stats = tmp;
 out:
     cairn__pg_stats_reply__free_unpacked(m, NULL);
     return r;

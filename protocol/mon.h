@@ -126,27 +126,35 @@ int proto_mon_cmd_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *c
 int proto_mon_reply_decode(const uint8_t *buf, size_t len, struct proto_mon_reply *reply);
 
 /* An OSD_BEACON with the sender's PG stats (mon.proto MonCommand fields 13,
- * 14). @stats NULL: a plain beacon, as proto_mon_cmd_encode(); else
- * stats->beacon_ms must be > 0 and stats->n <= PROTO_MON_PG_STATS_MAX
- * (-EINVAL otherwise, as for a @cmd that is not an OSD_BEACON). Returns as
- * proto_mon_cmd_encode(). */
+ * 14) and, when stats->has_store, its store's usage (fields 15, 16;
+ * stats->store.osd is not sent: the beacon's id says whose). @stats NULL: a
+ * plain beacon, as proto_mon_cmd_encode(); else stats->beacon_ms must be
+ * > 0 and stats->n <= PROTO_MON_PG_STATS_MAX, except that beacon_ms 0 with
+ * no PGs sends the usage alone; store.bytes_used must not exceed
+ * bytes_total (-EINVAL otherwise, as for a @cmd that is not an
+ * OSD_BEACON). Returns as proto_mon_cmd_encode(). */
 int proto_mon_beacon_encode(const struct proto_mon_cmd *cmd, const struct proto_pg_stats *stats,
                             uint8_t **buf, size_t *len);
 /* Decodes a beacon: the command as proto_mon_cmd_decode() (op must be
  * OSD_BEACON) and its stats into @stats (pgs malloc'd, free with
- * proto_pg_stats_fini; beacon_ms 0 and no pgs when it carries none).
+ * proto_pg_stats_fini; beacon_ms 0 and no pgs when it carries none;
+ * has_store with store.osd = cmd->id when it carries the usage).
  * 0, -EBADMSG, -EINVAL (not a beacon; more than PROTO_MON_PG_STATS_MAX
  * PGs; a PG with pool < 0, more than PROTO_PLACE_MAX_REPLICAS acting
  * OSDs or an acting id outside [0, PROTO_MAP_MAX_OSDS); stats without
- * beacon_ms), -ENOMEM. On failure *@cmd and *@stats are unchanged. */
+ * beacon_ms; only one of the two store fields, or used above total),
+ * -ENOMEM. On failure *@cmd and *@stats are unchanged. */
 int proto_mon_beacon_decode(const uint8_t *buf, size_t len, struct proto_mon_cmd *cmd,
                             struct proto_pg_stats *stats);
 
-/* PgStatsReply, the data of a PROTO_MSG_MON_PG_STATS reply: @stats->pgs
- * and objects_per_s. Encode: 0, -EINVAL (n > PROTO_MON_PG_STATS_MAX or a
- * PG with n_acting > PROTO_PLACE_MAX_REPLICAS), -ENOMEM. Decode: as the
- * beacon's stats (beacon_ms 0), or -EINVAL for a negative or non-finite
- * rate. */
+/* PgStatsReply, the data of a PROTO_MSG_MON_PG_STATS reply: @stats->pgs,
+ * objects_per_s and usage (n_usage <= PROTO_MAP_MAX_OSDS entries, OSD ids
+ * strictly increasing within [0, PROTO_MAP_MAX_OSDS), bytes_used <=
+ * bytes_total). Encode: 0, -EINVAL (n > PROTO_MON_PG_STATS_MAX, a PG with
+ * n_acting > PROTO_PLACE_MAX_REPLICAS, or usage breaking those rules),
+ * -ENOMEM. Decode (usage malloc'd too): as the beacon's stats (beacon_ms
+ * 0), or -EINVAL for a negative or non-finite rate or usage breaking those
+ * rules. */
 int proto_mon_pg_stats_encode(const struct proto_pg_stats *stats, uint8_t **buf, size_t *len);
 int proto_mon_pg_stats_decode(const uint8_t *buf, size_t len, struct proto_pg_stats *stats);
 

@@ -71,7 +71,7 @@ typedef void (*proto_monc_map_cb)(int result, struct proto_map *map, void *arg);
  * proto_monc_reply_cb (-ENODATA: the monitor has no stats to give, e.g.
  * no leader; -EOPNOTSUPP: an older monitor); @stats is non-NULL exactly
  * when @result is 0, valid during the call only (the callback may take
- * stats->pgs, leaving NULL there). */
+ * stats->pgs and stats->usage, leaving NULL there). */
 typedef void (*proto_monc_pg_stats_cb)(int result, const struct proto_mon_reply *reply,
                                        struct proto_pg_stats *stats, void *arg);
 /* A subscriber's new map, borrowed: valid during the call only. */
@@ -128,8 +128,8 @@ void proto_monc_unsubscribe(struct proto_monc *monc);
  * session, starting a hunt when there is none. 0, -EINVAL (another op),
  * -ENOTCONN (no session yet: try again at the next beacon), -ENOBUFS, -ENOMEM. */
 int proto_monc_beacon(struct proto_monc *monc, const struct proto_mon_cmd *cmd);
-/* The same with the sender's PG stats (@stats NULL: none; see
- * proto_mon_beacon_encode); -EINVAL also for bad @stats. */
+/* The same with the sender's PG stats and store usage (@stats NULL:
+ * none; see proto_mon_beacon_encode); -EINVAL also for bad @stats. */
 int proto_monc_beacon_stats(struct proto_monc *monc, const struct proto_mon_cmd *cmd,
                             const struct proto_pg_stats *stats);
 

@@ -39,5 +39,24 @@ char *proto_pg_state_format(uint32_t state, char *buf, size_t len)
 void proto_pg_stats_fini(struct proto_pg_stats *s)
 {
     free(s->pgs);
+    free(s->usage);
     memset(s, 0, sizeof(*s));
+}
+
+uint32_t proto_osd_usage_sum(const struct proto_pg_stats *s, const struct proto_map *map,
+                             uint64_t *total, uint64_t *used)
+{
+    uint32_t counted = 0;
+
+    *total = *used = 0;
+    for (uint32_t i = 0; i < s->n_usage; i++) {
+        const struct proto_osd_usage *u = &s->usage[i];
+        const struct proto_map_osd *o = proto_map_osd(map, u->osd);
+        if (!o || !o->exists || !o->up || !o->in)
+            continue;
+        *total += u->bytes_total;
+        *used += u->bytes_used;
+        counted++;
+    }
+    return counted;
 }

@@ -7,9 +7,11 @@
 #ifndef CAIRN_PROTOCOL_PGSTAT_H
 #define CAIRN_PROTOCOL_PGSTAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/map.h"
 #include "protocol/placement.h"
 
 /* PGs in one beacon or one PG_STATS reply, at most: checked by decoders. */
@@ -49,6 +51,13 @@ struct proto_pg_stat {
     int32_t acting[PROTO_PLACE_MAX_REPLICAS];   /* acting[0]: the primary */
 };
 
+/* One OSD's object store as its latest beacon reported it. */
+struct proto_osd_usage {
+    int32_t osd;          /* [0, PROTO_MAP_MAX_OSDS) */
+    uint64_t bytes_total; /* the data file's capacity */
+    uint64_t bytes_used;  /* allocated data blocks; <= bytes_total */
+};
+
 /* A set of PG stats: a beacon's, or the leader's answer to PG_STATS. */
 struct proto_pg_stats {
     uint32_t n;
@@ -56,10 +65,25 @@ struct proto_pg_stats {
     uint32_t beacon_ms;        /* beacon: the sender's interval; 0: the
                                   beacon carries no stats (older OSD) */
     double objects_per_s;      /* PG_STATS reply: recovery rate */
+    /* Beacon: the sender's store, when has_store (an older OSD's beacon
+     * has none; its last known usage then stands). id is the sender's. */
+    bool has_store;
+    struct proto_osd_usage store;
+    /* PG_STATS reply: every OSD's latest usage, ids strictly increasing;
+     * malloc'd, NULL when n_usage == 0. */
+    uint32_t n_usage;
+    struct proto_osd_usage *usage;
 };
 
-/* Frees @s->pgs and zeroes @s. */
+/* Frees @s->pgs and @s->usage and zeroes @s. */
 void proto_pg_stats_fini(struct proto_pg_stats *s);
+
+/* Sums the usage entries of @s whose OSD exists and is up and in in @map
+ * (an OSD that is down or out offers no space to new writes) into *@total
+ * and *@used, in bytes. Returns how many OSDs counted; with 0 the outputs
+ * are 0 too (usage unknown, not an empty cluster). */
+uint32_t proto_osd_usage_sum(const struct proto_pg_stats *s, const struct proto_map *map,
+                             uint64_t *total, uint64_t *used);
 
 /* Writes the names of the known flags of @state, joined by '+' in flag
  * order ("active+clean", "active+recovering+degraded"), to @buf (at least

@@ -1,5 +1,6 @@
 /* The leader's PG stats (pgstats.h): one slot per OSD id, replaced by each
- * beacon that carries stats, filtered against the map when read.
+ * beacon that carries stats, filtered against the map when read. A slot
+ * also keeps the store usage of the latest beacon that carried one.
  *
  * Invariants:
  *   1. A slot's pgs is NULL exactly when its n is 0.
@@ -20,7 +21,9 @@ struct slot {
     uint64_t at_ms;     /* when it arrived; 0: none */
     uint64_t base_ms;   /* the rate's earlier sample: time and recovered sum */
     uint64_t base_recovered;
-    double rate; /* objects/s */
+    double rate;    /* objects/s */
+    bool has_usage; /* usage holds the latest store usage reported */
+    struct proto_osd_usage usage;
 };
 
 struct mon_pgstats {
@@ -82,11 +85,20 @@ void mon_pgstats_report(struct mon_pgstats *t, int32_t osd, struct proto_pg_stat
 
     stats->pgs = NULL;
     stats->n = 0;
-    if (osd < 0 || (uint32_t)osd >= PROTO_MAP_MAX_OSDS || stats->beacon_ms == 0) {
+    if (osd < 0 || (uint32_t)osd >= PROTO_MAP_MAX_OSDS) {
         free(pgs);
         return;
     }
     struct slot *sl = &t->slots[osd];
+    if (stats->has_store) {
+        sl->has_usage = true;
+        sl->usage = stats->store;
+        sl->usage.osd = osd;
+    }
+    if (stats->beacon_ms == 0) {
+        free(pgs);
+        return;
+    }
     struct proto_pg_stats view = {.n = n, .pgs = pgs};
     rate_update(sl, recovered_sum(&view), now_ms);
     free(sl->pgs);
@@ -124,19 +136,42 @@ static bool is_primary(const struct proto_map *map, const struct proto_pg_stat *
     return proto_place_up(map, pool, st->ps, up, PROTO_PLACE_MAX_REPLICAS) > 0 && up[0] == osd;
 }
 
+/* The latest usage of every OSD that exists in @map, in id order, into
+ * @out->usage. 0 or -ENOMEM. */
+static int collect_usage(const struct mon_pgstats *t, const struct proto_map *map,
+                         struct proto_pg_stats *out)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < PROTO_MAP_MAX_OSDS; i++)
+        n += t->slots[i].has_usage && proto_map_osd(map, (int32_t)i);
+    if (n == 0)
+        return 0;
+    if (!(out->usage = malloc(sizeof(*out->usage) * n)))
+        return -ENOMEM;
+    for (uint32_t i = 0; i < PROTO_MAP_MAX_OSDS && out->n_usage < n; i++)
+        if (t->slots[i].has_usage && proto_map_osd(map, (int32_t)i))
+            out->usage[out->n_usage++] = t->slots[i].usage;
+    return 0;
+}
+
 int mon_pgstats_collect(const struct mon_pgstats *t, const struct proto_map *map, uint64_t now_ms,
                         struct proto_pg_stats *out)
 {
     uint64_t total = 0;
 
     memset(out, 0, sizeof(*out));
+    if (collect_usage(t, map, out) < 0)
+        return -ENOMEM;
     for (uint32_t i = 0; i < PROTO_MAP_MAX_OSDS; i++)
         if (slot_counts(&t->slots[i], map, (int32_t)i, now_ms))
             total += t->slots[i].n;
     if (total > PROTO_MON_PG_STATS_MAX)
         total = PROTO_MON_PG_STATS_MAX;
-    if (total && !(out->pgs = malloc(sizeof(*out->pgs) * total)))
+    if (total && !(out->pgs = malloc(sizeof(*out->pgs) * total))) {
+        proto_pg_stats_fini(out);
         return -ENOMEM;
+    }
     for (uint32_t i = 0; i < PROTO_MAP_MAX_OSDS; i++) {
         const struct slot *sl = &t->slots[i];
         if (!slot_counts(sl, map, (int32_t)i, now_ms))

@@ -1,7 +1,7 @@
 /* The leader's PG stats (docs/monitor.md "PG stats"): soft state, not
  * replicated and not persisted, rebuilt by each new leader from the OSDs'
  * beacons. For each OSD it keeps the stats of its latest beacon, when that
- * arrived, and a recovery rate from two reports. Pure: the caller passes the
+ * arrived, a recovery rate from two reports, and its store's usage. Pure: the caller passes the
  * time (monotonic ms) and the current map; no I/O, no clock.
  *
  * A PG's stat counts only when (1) the OSD that reported it is up in the
@@ -27,8 +27,11 @@ struct mon_pgstats;
 int mon_pgstats_create(struct mon_pgstats **out);
 void mon_pgstats_destroy(struct mon_pgstats *t);
 
-/* @osd's beacon carried @stats (stats->beacon_ms > 0). Takes stats->pgs
- * (leaves NULL there) in every case. Out-of-range ids are ignored.
+/* @osd's beacon carried @stats: its PGs when stats->beacon_ms > 0, its
+ * store usage when stats->has_store (kept until a later beacon carries
+ * one: an older OSD's beacon, without it, leaves it alone). Takes
+ * stats->pgs (leaves NULL there) in every case. Out-of-range ids are
+ * ignored.
  *
  * The OSD's recovery rate: the sum of objects_recovered over its PGs,
  * compared with an earlier report at least MON_PGSTATS_RATE_WINDOW_MS
@@ -42,7 +45,9 @@ void mon_pgstats_clear(struct mon_pgstats *t);
 /* The stats that count under @map at @now_ms, in OSD order then report
  * order, into @out (pgs malloc'd; free with proto_pg_stats_fini), with
  * objects_per_s the sum of the rates of the OSDs with fresh reports, up in
- * @map. 0 or -ENOMEM (then @out is zeroed). */
+ * @map, and usage (malloc'd) the latest store usage of every OSD that
+ * exists in @map, up or not, in id order: whoever sums it decides which
+ * count (proto_osd_usage_sum). 0 or -ENOMEM (then @out is zeroed). */
 int mon_pgstats_collect(const struct mon_pgstats *t, const struct proto_map *map, uint64_t now_ms,
                         struct proto_pg_stats *out);
 

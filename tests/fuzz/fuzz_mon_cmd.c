@@ -55,6 +55,15 @@ static void check_pg_stats(const struct proto_pg_stats *s)
 {
     if (s->n > PROTO_MON_PG_STATS_MAX || (s->n == 0) != (s->pgs == NULL))
         abort();
+    if (s->n_usage > PROTO_MAP_MAX_OSDS || (s->n_usage == 0) != (s->usage == NULL) ||
+        (s->has_store && s->store.bytes_used > s->store.bytes_total))
+        abort();
+    for (uint32_t i = 0; i < s->n_usage; i++) {
+        const struct proto_osd_usage *u = &s->usage[i];
+        if (u->osd < 0 || (uint32_t)u->osd >= PROTO_MAP_MAX_OSDS ||
+            u->bytes_used > u->bytes_total || (i && u->osd <= s->usage[i - 1].osd))
+            abort();
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         const struct proto_pg_stat *st = &s->pgs[i];
         if (st->pool < 0 || st->n_acting > PROTO_PLACE_MAX_REPLICAS)
@@ -65,10 +74,19 @@ static void check_pg_stats(const struct proto_pg_stats *s)
     }
 }
 
+static bool same_usage(const struct proto_osd_usage *a, const struct proto_osd_usage *b)
+{
+    return a->osd == b->osd && a->bytes_total == b->bytes_total && a->bytes_used == b->bytes_used;
+}
+
 static void same_pg_stats(const struct proto_pg_stats *a, const struct proto_pg_stats *b)
 {
-    if (a->n != b->n)
+    if (a->n != b->n || a->n_usage != b->n_usage || a->has_store != b->has_store ||
+        (a->has_store && !same_usage(&a->store, &b->store)))
         abort();
+    for (uint32_t i = 0; i < a->n_usage; i++)
+        if (!same_usage(&a->usage[i], &b->usage[i]))
+            abort();
     for (uint32_t i = 0; i < a->n; i++) {
         const struct proto_pg_stat *x = &a->pgs[i], *y = &b->pgs[i];
         if (x->pool != y->pool || x->ps != y->ps || x->state != y->state ||
@@ -93,7 +111,8 @@ static void pg_stats_cases(const uint8_t *data, size_t size)
     if (r == 0) {
         check_cmd(&cmd);
         check_pg_stats(&s);
-        if (proto_mon_beacon_encode(&cmd, s.beacon_ms ? &s : NULL, &buf, &len) != 0 ||
+        if (proto_mon_beacon_encode(&cmd, s.beacon_ms || s.has_store ? &s : NULL, &buf, &len) !=
+                0 ||
             proto_mon_beacon_decode(buf, len, &cmd2, &again) != 0 || cmd2.id != cmd.id ||
             again.beacon_ms != s.beacon_ms)
             abort();

@@ -22,7 +22,8 @@ static int write_cmd(const char *dir, const char *name, const struct proto_mon_c
     return write_buf(dir, name, buf, len);
 }
 
-/* Two PGs with every field set; as a beacon of osd.1 and as a reply. */
+/* Two PGs with every field set, and store usage; as a beacon of osd.1 and
+ * as a reply. */
 static int write_pg_stats(const char *dir)
 {
     struct proto_pg_stat pgs[2] = {
@@ -33,7 +34,11 @@ static int write_pg_stats(const char *dir)
          .epoch = 13, .objects = 9, .objects_missing = 4, .objects_recovered = 5, .n_acting = 2,
          .acting = {1, 2}},
     };
-    struct proto_pg_stats s = {.n = 2, .pgs = pgs, .beacon_ms = 1000, .objects_per_s = 2.5};
+    struct proto_osd_usage usage[2] = {{.osd = 0, .bytes_total = 1ull << 30, .bytes_used = 4096},
+                                       {.osd = 2, .bytes_total = 1ull << 30}};
+    struct proto_pg_stats s = {.n = 2, .pgs = pgs, .beacon_ms = 1000, .objects_per_s = 2.5,
+                               .has_store = true, .store = usage[0], .n_usage = 2,
+                               .usage = usage};
     struct proto_mon_cmd c;
     uint8_t *buf;
     size_t len;

@@ -321,6 +321,10 @@ void cli_table_fini(struct cli_table *t);
 
 /* 16.16 fixed point as a decimal ("1.500"). */
 void cli_weight_format(uint32_t weight, char *buf, size_t len);
+/* A byte count for people, in binary units: "512 B", "1.2 GiB", "30 GiB"
+ * (one decimal below 10 of a unit). @len of CLI_BYTES_STR_MAX is enough. */
+#define CLI_BYTES_STR_MAX 32u
+void cli_bytes_format(uint64_t bytes, char *buf, size_t len);
 /* The fsid as a UUID string (37 bytes with NUL). */
 void cli_uuid_format(const uint8_t uuid[16], char out[37]);
 

@@ -222,6 +222,23 @@ void cli_weight_format(uint32_t weight, char *buf, size_t len)
     snprintf(buf, len, "%.3f", (double)weight / 65536.0);
 }
 
+void cli_bytes_format(uint64_t bytes, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = (double)bytes;
+    unsigned u = 0;
+
+    while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+        v /= 1024.0;
+        u++;
+    }
+    /* Whole bytes exactly; one decimal only where it is a tenth of much. */
+    if (u == 0)
+        snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(buf, len, v < 10.0 ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
 void cli_uuid_format(const uint8_t u[16], char out[37])
 {
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],

@@ -1,6 +1,7 @@
 /* `cairn status` and `cairn health`: gathers the monitors' status, the
- * cluster map and the leader's PG stats, builds the PG view (pgview.c),
- * applies the health rules (health.c) and prints the result. */
+ * cluster map and the leader's PG stats and store usage, builds the PG
+ * view (pgview.c), applies the health rules (health.c) and prints the
+ * result. */
 #include "tools/cli/cli.h"
 
 #include <stdlib.h>
@@ -13,8 +14,10 @@ struct status_data {
     struct proto_map *map;
     struct cli_health health;
     uint32_t osds_total, osds_up, osds_in;
-    struct proto_pg_stats stats;  /* the leader's; zeroed when none */
-    struct cli_pg_view pgs;       /* points into stats */
+    struct proto_pg_stats stats;      /* the leader's; zeroed when none */
+    struct cli_pg_view pgs;           /* points into stats */
+    bool has_usage;                   /* some OSD up and in reported its store */
+    uint64_t bytes_total, bytes_used; /* raw, over the OSDs up and in */
 };
 
 static void status_data_fini(struct status_data *d)
@@ -57,6 +60,8 @@ static int gather(struct cli_ctx *ctx, struct status_data *d)
         d->osds_in += o->exists && o->in;
     }
     bool have = cli_fetch_pg_stats(ctx, &d->st, &d->stats);
+    d->has_usage =
+        have && proto_osd_usage_sum(&d->stats, d->map, &d->bytes_total, &d->bytes_used) > 0;
     if (cli_pg_view_build(d->map, have ? &d->stats : NULL, -1, &d->pgs) < 0)
         return cli_fail(ctx, "out of memory");
     cli_health_eval_view(d->map, &d->st, &d->pgs, &d->health);
@@ -101,6 +106,18 @@ static void json_pgs(struct cli_json *j, const struct cli_pg_view *v)
     cli_json_str(j, "pg_stats", v->from_osds ? "osds" : "map");
 }
 
+/* "usage": raw bytes over the OSDs up and in, only when some reported. */
+static void json_usage(struct cli_json *j, const struct status_data *d)
+{
+    if (!d->has_usage)
+        return;
+    cli_json_obj_begin(j, "usage");
+    cli_json_uint(j, "bytes_total", d->bytes_total);
+    cli_json_uint(j, "bytes_used", d->bytes_used);
+    cli_json_uint(j, "bytes_avail", d->bytes_total - d->bytes_used);
+    cli_json_obj_end(j);
+}
+
 static void json_status(const struct status_data *d)
 {
     struct cli_json j;
@@ -133,6 +150,7 @@ static void json_status(const struct status_data *d)
     cli_json_uint(&j, "pools", d->map->n_pools);
     cli_json_uint(&j, "epoch", d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch);
     json_pgs(&j, &d->pgs);
+    json_usage(&j, d);
     cli_json_obj_end(&j);
     cli_json_finish(&j);
 }
@@ -162,6 +180,25 @@ static void human_pgs(const struct cli_pg_view *v)
                (unsigned long long)v->objects_missing, v->objects_per_s);
 }
 
+/* "usage:     1.2 GiB used of 30 GiB (4%)": raw bytes, every replica
+ * counted. */
+static void human_usage(const struct status_data *d)
+{
+    char used[CLI_BYTES_STR_MAX], total[CLI_BYTES_STR_MAX];
+
+    if (!d->has_usage) {
+        if (d->osds_up)
+            printf("usage:     unknown (no OSD has reported its store yet)\n");
+        return;
+    }
+    cli_bytes_format(d->bytes_used, used, sizeof(used));
+    cli_bytes_format(d->bytes_total, total, sizeof(total));
+    /* Rounded down: a nearly full cluster must not read as 100%. */
+    unsigned pct =
+        d->bytes_total ? (unsigned)((double)d->bytes_used * 100.0 / (double)d->bytes_total) : 0;
+    printf("usage:     %s used of %s (%u%%)\n", used, total, pct);
+}
+
 static void human_status(const struct status_data *d)
 {
     char fsid[37];
@@ -179,6 +216,7 @@ static void human_status(const struct status_data *d)
            d->st.leader[0] ? d->st.leader : "(none)", (unsigned long long)d->st.term);
     printf("osds:      %u total, %u up, %u in\n", d->osds_total, d->osds_up, d->osds_in);
     printf("pools:     %u\n", d->map->n_pools);
+    human_usage(d);
     human_pgs(&d->pgs);
     printf("epoch:     %llu\n",
            (unsigned long long)(d->st.epoch > d->map->epoch ? d->st.epoch : d->map->epoch));

@@ -19,6 +19,8 @@
  *     epoch ADDR                      print the map epoch a monitor serves
  *     pg-stats ADDR                   one PG_STATS request: print "pgs=N" (exit 0), or fail
  *                                     with the monitor's -errno (61 ENODATA: no stats)
+ *     pg-usage ADDR                   the same, printing the store usage it carries:
+ *                                     "osds=N total=BYTES used=BYTES" (sums of every entry)
  *     wait-epoch SECS EPOCH ADDR      wait until the monitor serves EPOCH or later
  *     isolate ADDR 0|1                test command: cut a monitor off its peers / heal
  *     watch ADDR POOL                 subscribe, create POOL, expect a MAP_UPDATE with it
@@ -477,10 +479,13 @@ static int cmd_epoch(struct tc *t, const char *addr)
     return r;
 }
 
-static int cmd_pg_stats(struct tc *t, const char *addr)
+/* pg-stats prints "pgs=N"; pg-usage (@usage) "osds=N total=BYTES
+ * used=BYTES", summed over every usage entry of the answer. */
+static int cmd_pg_stats(struct tc *t, const char *addr, bool usage)
 {
     struct proto_mon_reply rep;
     struct proto_pg_stats st = {0};
+    unsigned long long total = 0, used = 0;
     struct call k;
     int r = call(t, addr, PROTO_MSG_MON_PG_STATS, NULL, 0, NULL, 0, &k);
 
@@ -491,7 +496,13 @@ static int cmd_pg_stats(struct tc *t, const char *addr)
     if (r == 0 && k.reply.hdr.data_len)
         r = proto_mon_pg_stats_decode(k.reply.data, k.reply.hdr.data_len, &st);
     proto_frame_free(&k.reply);
-    if (r == 0)
+    for (uint32_t i = 0; i < st.n_usage; i++) {
+        total += st.usage[i].bytes_total;
+        used += st.usage[i].bytes_used;
+    }
+    if (r == 0 && usage)
+        printf("osds=%u total=%llu used=%llu\n", st.n_usage, total, used);
+    else if (r == 0)
         printf("pgs=%u\n", st.n);
     proto_pg_stats_fini(&st);
     return r;
@@ -803,7 +814,9 @@ static int dispatch(struct tc *t, int argc, char **argv)
     if (!strcmp(c, "epoch") && argc == 2)
         return cmd_epoch(t, argv[1]);
     if (!strcmp(c, "pg-stats") && argc == 2)
-        return cmd_pg_stats(t, argv[1]);
+        return cmd_pg_stats(t, argv[1], false);
+    if (!strcmp(c, "pg-usage") && argc == 2)
+        return cmd_pg_stats(t, argv[1], true);
     if (!strcmp(c, "wait-epoch") && argc == 4)
         return cmd_wait_epoch(t, atoi(argv[1]), strtoull(argv[2], NULL, 10), argv[3]);
     if (!strcmp(c, "isolate") && argc == 3)

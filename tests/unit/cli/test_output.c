@@ -106,6 +106,27 @@ static void test_weight_and_uuid_formats(void **state)
     assert_string_equal(u, "50dc19c4-538e-49b5-aa28-06bcbc1e6a51");
 }
 
+static void test_bytes_format_in_binary_units(void **state)
+{
+    char b[CLI_BYTES_STR_MAX];
+
+    (void)state;
+    cli_bytes_format(0, b, sizeof(b));
+    assert_string_equal(b, "0 B");
+    cli_bytes_format(1023, b, sizeof(b));
+    assert_string_equal(b, "1023 B");
+    cli_bytes_format(1024, b, sizeof(b));
+    assert_string_equal(b, "1.0 KiB");
+    cli_bytes_format(1288490189ull, b, sizeof(b)); /* 1.2 GiB */
+    assert_string_equal(b, "1.2 GiB");
+    cli_bytes_format(30ull << 30, b, sizeof(b));
+    assert_string_equal(b, "30 GiB");
+    cli_bytes_format(768ull << 20, b, sizeof(b));
+    assert_string_equal(b, "768 MiB");
+    cli_bytes_format(UINT64_MAX, b, sizeof(b));
+    assert_string_equal(b, "16 EiB");
+}
+
 static void test_health_rules(void **state)
 {
     struct proto_map *map = proto_map_create();
@@ -155,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_json_nests_objects_and_arrays_with_commas),
         cmocka_unit_test(test_table_pads_columns_to_the_widest_cell),
         cmocka_unit_test(test_weight_and_uuid_formats),
+        cmocka_unit_test(test_bytes_format_in_binary_units),
         cmocka_unit_test(test_health_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,7 @@ struct fakemon {
     unsigned cmds, statuses, subs, beacons;
     int pg_stats_result;         /* PG_STATS: the answer's result; 1 = garbage data */
     uint32_t beacon_pgs;         /* PGs in the last beacon's stats */
+    uint64_t beacon_store_used;  /* its store's used bytes; UINT64_MAX: none */
     uint64_t sub_have;           /* have_epoch of the last SUBSCRIBE */
     struct proto_conn *sub_conn; /* the subscriber */
     struct held held[MAX_HELD];
@@ -163,14 +164,17 @@ static void fake_map_request(struct fakemon *f, struct proto_conn *conn,
     free(r);
 }
 
-/* PG_STATS: two PGs, an error, or (pg_stats_result 1) data that is no
- * PgStatsReply. */
+/* PG_STATS: two PGs and two OSDs' usage, an error, or (pg_stats_result 1)
+ * data that is no PgStatsReply. */
 static void fake_pg_stats(struct fakemon *f, struct proto_conn *conn, uint64_t txid)
 {
     struct proto_pg_stat pgs[2] = {{.pool = 1, .ps = 0x1f, .state = PROTO_PGS_ACTIVE,
                                     .n_acting = 2, .acting = {2, 0}},
                                    {.pool = 1, .ps = 2, .objects_missing = 9}};
-    struct proto_pg_stats st = {.n = 2, .pgs = pgs, .objects_per_s = 1.5};
+    struct proto_osd_usage usage[2] = {{.osd = 0, .bytes_total = 1u << 30, .bytes_used = 4096},
+                                       {.osd = 2, .bytes_total = 2u << 30}};
+    struct proto_pg_stats st = {
+        .n = 2, .pgs = pgs, .objects_per_s = 1.5, .n_usage = 2, .usage = usage};
     struct proto_mon_reply r;
     uint8_t *meta, *data = NULL;
     size_t meta_len, data_len = 0;
@@ -197,6 +201,7 @@ static void fake_beacon(struct fakemon *f, const struct proto_frame *fr)
     assert_int_equal(proto_mon_beacon_decode(fr->meta, fr->hdr.meta_len, &cmd, &st), 0);
     f->beacons++;
     f->beacon_pgs = st.n;
+    f->beacon_store_used = st.has_store ? st.store.bytes_used : UINT64_MAX;
     proto_pg_stats_fini(&st);
 }
 
@@ -781,7 +786,7 @@ static void stats_cb(int result, const struct proto_mon_reply *reply,
     res->has_stats = stats != NULL;
     if (stats) {
         res->stats = *stats;
-        stats->pgs = NULL; /* taken */
+        memset(stats, 0, sizeof(*stats)); /* taken */
     }
 }
 
@@ -810,6 +815,10 @@ static void test_pg_stats_and_beacons_with_stats(void **state)
     assert_int_equal(res.stats.pgs[0].acting[0], 2);
     assert_int_equal(res.stats.pgs[1].objects_missing, 9);
     assert_true(res.stats.objects_per_s == 1.5);
+    assert_int_equal(res.stats.n_usage, 2);
+    assert_int_equal(res.stats.usage[1].osd, 2);
+    assert_true(res.stats.usage[0].bytes_used == 4096);
+    assert_true(res.stats.usage[1].bytes_total == 2u << 30);
     proto_pg_stats_fini(&res.stats);
 
     /* The monitor has none: its -errno, no stats. Garbage: -EBADMSG. */
@@ -835,12 +844,17 @@ static void test_pg_stats_and_beacons_with_stats(void **state)
     mine.beacon_ms = 0;
     assert_int_equal(proto_monc_beacon_stats(e->monc, &cmd, &mine), -EINVAL);
     mine.beacon_ms = 1000;
+    mine.has_store = true;
+    mine.store = (struct proto_osd_usage){.osd = 3, .bytes_total = 8192, .bytes_used = 8193};
+    assert_int_equal(proto_monc_beacon_stats(e->monc, &cmd, &mine), -EINVAL);
+    mine.store.bytes_used = 4096;
     assert_int_equal(proto_monc_beacon_stats(e->monc, &cmd, &mine), 0);
     for (uint64_t end = cairn_now_ns() + 2000000000ull;
          !e->fakes[0].beacons && cairn_now_ns() < end;)
         event_base_loop(e->base, EVLOOP_ONCE);
     assert_int_equal(e->fakes[0].beacons, 1);
     assert_int_equal(e->fakes[0].beacon_pgs, 1);
+    assert_true(e->fakes[0].beacon_store_used == 4096);
 }
 
 static void test_destroy_cancels_pending_calls(void **state)

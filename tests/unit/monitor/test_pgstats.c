@@ -1,8 +1,8 @@
 /* The leader's PG stats (monitor/core/pgstats.h): a stat counts only from
  * an OSD that is up and the PG's primary in the current map, with a fresh
  * beacon (3 of its announced intervals); a new report replaces the last;
- * the recovery rate from two reports a second or more apart. Time is plain
- * numbers: the table is pure. */
+ * the recovery rate from two reports a second or more apart; each OSD's
+ * latest store usage. Time is plain numbers: the table is pure. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -191,12 +191,91 @@ static void test_recovery_rate_from_two_reports(void **state)
     fx_fini(&x);
 }
 
+/* A beacon of @osd with store usage @total/@used (bytes) and no PG stats
+ * (beacon_ms 0), as an OSD sends when its stats do not fit. */
+static void usage_beacon(struct fx *x, int32_t osd, uint64_t total, uint64_t used, uint64_t now_ms)
+{
+    struct proto_pg_stats s = {.has_store = true,
+                               .store = {.osd = osd, .bytes_total = total, .bytes_used = used}};
+
+    mon_pgstats_report(x->t, osd, &s, now_ms);
+}
+
+/* The usage the leader would answer with; @out's usage freed by the caller. */
+static void collect_all(struct fx *x, uint64_t now_ms, struct proto_pg_stats *out)
+{
+    assert_int_equal(mon_pgstats_collect(x->t, x->map, now_ms, out), 0);
+    for (uint32_t i = 1; i < out->n_usage; i++)
+        assert_true(out->usage[i - 1].osd < out->usage[i].osd);
+}
+
+static void test_store_usage_is_kept_per_osd(void **state)
+{
+    struct proto_pg_stats out, older = {.beacon_ms = 1000};
+    struct fx x;
+
+    fx_init(&x);
+    collect_all(&x, 1000, &out);
+    assert_int_equal(out.n_usage, 0);
+    assert_null(out.usage);
+    /* Usage alone: kept, and the PG stats it did not carry untouched. */
+    for (int32_t o = 0; o < (int32_t)OSDS; o++)
+        report(&x, o, true, 0, 1000, 1000);
+    usage_beacon(&x, 2, 300, 30, 1000);
+    usage_beacon(&x, 0, 100, 10, 1000);
+    assert_int_equal(collect(&x, 1000, NULL), PGS);
+    collect_all(&x, 1000, &out);
+    assert_int_equal(out.n_usage, 2);
+    assert_int_equal(out.usage[0].osd, 0);
+    assert_true(out.usage[0].bytes_total == 100 && out.usage[0].bytes_used == 10);
+    assert_int_equal(out.usage[1].osd, 2);
+    assert_true(out.usage[1].bytes_total == 300 && out.usage[1].bytes_used == 30);
+    proto_pg_stats_fini(&out);
+
+    /* A newer report replaces it; an older OSD's beacon (stats, no usage)
+     * leaves it alone, as does a plain one. */
+    usage_beacon(&x, 0, 100, 60, 1500);
+    mon_pgstats_report(x.t, 0, &older, 1600);
+    collect_all(&x, 1600, &out);
+    assert_true(out.usage[0].bytes_used == 60);
+    proto_pg_stats_fini(&out);
+
+    /* Down OSDs are still reported (the reader decides); removed ones and
+     * OSDs the map never had are not. */
+    x.map->osds[2].up = false;
+    collect_all(&x, 1600, &out);
+    assert_int_equal(out.n_usage, 2);
+    proto_pg_stats_fini(&out);
+    x.map->osds[2].exists = false;
+    collect_all(&x, 1600, &out);
+    assert_int_equal(out.n_usage, 1);
+    assert_int_equal(out.usage[0].osd, 0);
+    proto_pg_stats_fini(&out);
+    usage_beacon(&x, 3, 5, 1, 1600); /* not in the map */
+    usage_beacon(&x, -1, 5, 1, 1600);
+    usage_beacon(&x, (int32_t)PROTO_MAP_MAX_OSDS, 5, 1, 1600);
+    collect_all(&x, 1600, &out);
+    assert_int_equal(out.n_usage, 1);
+    proto_pg_stats_fini(&out);
+
+    /* Staleness does not apply (the last known size stands), leadership
+     * loss does. */
+    collect_all(&x, 1000000, &out);
+    assert_int_equal(out.n_usage, 1);
+    proto_pg_stats_fini(&out);
+    mon_pgstats_clear(x.t);
+    collect_all(&x, 1600, &out);
+    assert_int_equal(out.n_usage, 0);
+    fx_fini(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_only_up_primaries_count),
         cmocka_unit_test(test_stale_reports_are_ignored),
         cmocka_unit_test(test_recovery_rate_from_two_reports),
+        cmocka_unit_test(test_store_usage_is_kept_per_osd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* The monitor command codec (protocol/mon.c): round trips of every op, of
  * replies with key and status, of map requests, of beacons with PG stats
- * and of PG stats replies; rejection of truncated, garbage and
+ * and store usage and of PG stats replies with OSD usage, and the usage
+ * sum (protocol/pgstat.c); rejection of truncated, garbage and
  * out-of-range input with the documented -errno. */
 #include <errno.h>
 #include <math.h>
@@ -602,6 +603,261 @@ static void test_mon_pg_stats_reply_round_trip(void **state)
     proto_pg_stats_fini(&in);
 }
 
+/* ---- store usage: beacons (fields 15, 16) and replies (OsdUsage) ---- */
+
+/* Decoding a plain beacon of osd.2 with the hand-made fields @extra
+ * appended gives @want. */
+static void expect_beacon_plus(const uint8_t *extra, size_t extra_len, int want)
+{
+    struct proto_mon_cmd cmd;
+    uint8_t *buf, *more;
+    size_t len;
+
+    beacon_cmd(&cmd, 2);
+    assert_int_equal(proto_mon_cmd_encode(&cmd, &buf, &len), 0);
+    more = malloc(len + extra_len);
+    assert_non_null(more);
+    memcpy(more, buf, len);
+    memcpy(more + len, extra, extra_len);
+    expect_beacon(more, len + extra_len, want);
+    free(more);
+    free(buf);
+}
+
+static void test_mon_beacon_carries_store_usage(void **state)
+{
+    (void)state;
+    struct proto_mon_cmd cmd, out, plain;
+    struct proto_pg_stats in, got;
+    uint8_t *buf;
+    size_t len;
+
+    /* With PG stats: both travel, each intact. */
+    beacon_cmd(&cmd, 7);
+    fill_stats(&in, 5);
+    in.has_store = true;
+    in.store = (struct proto_osd_usage){
+        .osd = 7, .bytes_total = 256ull << 20, .bytes_used = (3ull << 20) + 4096};
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_stats_equal(&in, &got);
+    assert_int_equal(got.beacon_ms, 1000);
+    assert_true(got.has_store);
+    assert_int_equal(got.store.osd, 7);
+    assert_true(got.store.bytes_total == 256ull << 20);
+    assert_true(got.store.bytes_used == (3ull << 20) + 4096);
+    /* An older monitor reads it as a plain beacon. */
+    assert_int_equal(proto_mon_cmd_decode(buf, len, &plain), 0);
+    assert_int_equal(plain.id, 7);
+    free(buf);
+    proto_pg_stats_fini(&got);
+    assert_false(got.has_store);
+
+    /* The usage alone (stats too big or out of memory): no beacon_ms, so
+     * the PG stats the monitor has stay. */
+    proto_pg_stats_fini(&in);
+    in.has_store = true;
+    in.store = (struct proto_osd_usage){.bytes_total = 1ull << 40, .bytes_used = 1ull << 40};
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_int_equal(got.beacon_ms, 0);
+    assert_int_equal(got.n, 0);
+    assert_true(got.has_store);
+    assert_true(got.store.bytes_total == 1ull << 40 && got.store.bytes_used == 1ull << 40);
+    free(buf);
+    /* Zero bytes is a value, not absence. */
+    in.store.bytes_total = in.store.bytes_used = 0;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_true(got.has_store);
+    assert_true(got.store.bytes_total == 0);
+    free(buf);
+
+    /* An older OSD's beacon, with stats but no usage: has_store false. */
+    fill_stats(&in, 2);
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), 0);
+    assert_int_equal(proto_mon_beacon_decode(buf, len, &out, &got), 0);
+    assert_false(got.has_store);
+    free(buf);
+    proto_pg_stats_fini(&got);
+    proto_pg_stats_fini(&in);
+}
+
+static void test_mon_beacon_rejects_bad_store_usage(void **state)
+{
+    (void)state;
+    /* field 15 = 5 alone; field 16 = 5 alone; 15 = 5 with 16 = 6 (used
+     * above total); 15 = 6 with 16 = 5 (fine). */
+    static const uint8_t total_only[] = {0x78, 0x05};
+    static const uint8_t used_only[] = {0x80, 0x01, 0x05};
+    static const uint8_t over[] = {0x78, 0x05, 0x80, 0x01, 0x06};
+    static const uint8_t fine[] = {0x78, 0x06, 0x80, 0x01, 0x05};
+    struct proto_mon_cmd cmd;
+    struct proto_pg_stats in = {0};
+    uint8_t *buf = NULL;
+    size_t len;
+
+    expect_beacon_plus(total_only, sizeof(total_only), -EINVAL);
+    expect_beacon_plus(used_only, sizeof(used_only), -EINVAL);
+    expect_beacon_plus(over, sizeof(over), -EINVAL);
+    expect_beacon_plus(fine, sizeof(fine), 0);
+
+    beacon_cmd(&cmd, 1);
+    in.has_store = true;
+    in.store = (struct proto_osd_usage){.bytes_total = 5, .bytes_used = 6};
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    /* PGs need beacon_ms, usage or not. */
+    fill_stats(&in, 1);
+    in.beacon_ms = 0;
+    in.has_store = true;
+    in.store.bytes_total = 6;
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+    assert_null(buf);
+    proto_pg_stats_fini(&in);
+    /* Neither stats nor usage: refused as before. */
+    assert_int_equal(proto_mon_beacon_encode(&cmd, &in, &buf, &len), -EINVAL);
+}
+
+/* Decoding a hand-made reply: @want, and on failure @got untouched. */
+static void expect_usage_reply(const uint8_t *buf, size_t len, int want)
+{
+    struct proto_pg_stats got = {.n = 5, .n_usage = 9};
+
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), want);
+    if (want == 0) {
+        proto_pg_stats_fini(&got);
+        return;
+    }
+    assert_int_equal(got.n, 5);
+    assert_int_equal(got.n_usage, 9);
+    assert_null(got.usage);
+}
+
+static void test_mon_pg_stats_reply_carries_usage(void **state)
+{
+    (void)state;
+    struct proto_osd_usage u[3] = {
+        {.osd = 0, .bytes_total = 256ull << 20, .bytes_used = 64ull << 20},
+        {.osd = 4, .bytes_total = 1ull << 40, .bytes_used = 0},
+        {.osd = (int32_t)PROTO_MAP_MAX_OSDS - 1, .bytes_total = 4096, .bytes_used = 4096},
+    };
+    struct proto_pg_stats in, got;
+    uint8_t *buf = NULL;
+    size_t len;
+
+    fill_stats(&in, 4);
+    in.n_usage = 3;
+    in.usage = u;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), 0);
+    assert_stats_equal(&in, &got);
+    assert_int_equal(got.n_usage, 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(got.usage[i].osd, u[i].osd);
+        assert_true(got.usage[i].bytes_total == u[i].bytes_total);
+        assert_true(got.usage[i].bytes_used == u[i].bytes_used);
+    }
+    free(buf);
+    proto_pg_stats_fini(&got);
+    assert_null(got.usage);
+    assert_int_equal(got.n_usage, 0);
+
+    /* Usage without any PG (no pool yet) still travels. */
+    free(in.pgs);
+    in.pgs = NULL;
+    in.n = 0;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), 0);
+    assert_int_equal(proto_mon_pg_stats_decode(buf, len, &got), 0);
+    assert_int_equal(got.n, 0);
+    assert_int_equal(got.n_usage, 3);
+    free(buf);
+    buf = NULL;
+    proto_pg_stats_fini(&got);
+
+    /* The encoder refuses what the decoder would: out of order, a
+     * duplicate, out of range, used above total, too many. */
+    u[1].osd = 0;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    u[1].osd = 4;
+    u[2].osd = (int32_t)PROTO_MAP_MAX_OSDS;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    u[2].osd = 9;
+    u[0].osd = -1;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    u[0].osd = 0;
+    u[1].bytes_used = u[1].bytes_total + 1;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    u[1].bytes_used = 0;
+    in.n_usage = PROTO_MAP_MAX_OSDS + 1;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    in.n_usage = 2;
+    in.usage = NULL;
+    assert_int_equal(proto_mon_pg_stats_encode(&in, &buf, &len), -EINVAL);
+    assert_null(buf);
+}
+
+static void test_mon_pg_stats_reply_rejects_bad_usage(void **state)
+{
+    (void)state;
+    /* Field 3, OsdUsage {osd (zigzag), bytes_total, bytes_used}. */
+    static const uint8_t one[] = {0x1a, 0x06, 0x08, 0x02, 0x10, 0x0a, 0x18, 0x05};
+    static const uint8_t twice[] = {0x1a, 0x06, 0x08, 0x02, 0x10, 0x0a, 0x18, 0x05,
+                                    0x1a, 0x06, 0x08, 0x02, 0x10, 0x0a, 0x18, 0x05};
+    static const uint8_t backwards[] = {0x1a, 0x06, 0x08, 0x04, 0x10, 0x0a, 0x18, 0x05,
+                                        0x1a, 0x06, 0x08, 0x02, 0x10, 0x0a, 0x18, 0x05};
+    static const uint8_t over[] = {0x1a, 0x06, 0x08, 0x02, 0x10, 0x05, 0x18, 0x0a};
+    static const uint8_t negative[] = {0x1a, 0x02, 0x08, 0x01};
+    static const uint8_t too_far[] = {0x1a, 0x03, 0x08, 0x80, 0x40}; /* osd 4096 */
+    static const uint8_t cut[] = {0x1a, 0x06, 0x08, 0x02, 0x10};
+    struct proto_pg_stats got = {0};
+
+    assert_int_equal(proto_mon_pg_stats_decode(one, sizeof(one), &got), 0);
+    assert_int_equal(got.n_usage, 1);
+    assert_int_equal(got.usage[0].osd, 1);
+    assert_true(got.usage[0].bytes_total == 10 && got.usage[0].bytes_used == 5);
+    proto_pg_stats_fini(&got);
+    expect_usage_reply(twice, sizeof(twice), -EINVAL);
+    expect_usage_reply(backwards, sizeof(backwards), -EINVAL);
+    expect_usage_reply(over, sizeof(over), -EINVAL);
+    expect_usage_reply(negative, sizeof(negative), -EINVAL);
+    expect_usage_reply(too_far, sizeof(too_far), -EINVAL);
+    expect_usage_reply(cut, sizeof(cut), -EBADMSG);
+}
+
+/* proto_osd_usage_sum: only OSDs that exist, are up and are in count. */
+static void test_osd_usage_sum_counts_up_and_in_osds(void **state)
+{
+    (void)state;
+    struct proto_map *map = proto_map_create();
+    struct proto_osd_usage u[5] = {
+        {.osd = 0, .bytes_total = 100, .bytes_used = 10},
+        {.osd = 1, .bytes_total = 200, .bytes_used = 20}, /* down */
+        {.osd = 2, .bytes_total = 400, .bytes_used = 40}, /* out */
+        {.osd = 3, .bytes_total = 800, .bytes_used = 80},
+        {.osd = 9, .bytes_total = 1600, .bytes_used = 160}, /* not in the map */
+    };
+    struct proto_pg_stats s = {.n_usage = 5, .usage = u};
+    uint64_t total = 1, used = 1;
+
+    assert_non_null(map);
+    for (int32_t i = 0; i < 5; i++) {
+        assert_int_equal(proto_map_add_osd(map, i, "h"), 0);
+        map->osds[i].up = map->osds[i].in = true;
+    }
+    map->osds[1].up = false;
+    map->osds[2].in = false;
+    map->osds[4].exists = false;
+    assert_int_equal(proto_osd_usage_sum(&s, map, &total, &used), 2);
+    assert_true(total == 900 && used == 90);
+    /* Nobody counts: unknown, and zeros. */
+    map->osds[0].up = map->osds[3].up = false;
+    assert_int_equal(proto_osd_usage_sum(&s, map, &total, &used), 0);
+    assert_true(total == 0 && used == 0);
+    s.n_usage = 0;
+    assert_int_equal(proto_osd_usage_sum(&s, map, &total, &used), 0);
+    proto_map_destroy(map);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -619,6 +875,11 @@ int main(void)
         cmocka_unit_test(test_mon_beacon_encode_rejects_bad_stats),
         cmocka_unit_test(test_mon_beacon_decode_rejects_bad_stats),
         cmocka_unit_test(test_mon_pg_stats_reply_round_trip),
+        cmocka_unit_test(test_mon_beacon_carries_store_usage),
+        cmocka_unit_test(test_mon_beacon_rejects_bad_store_usage),
+        cmocka_unit_test(test_mon_pg_stats_reply_carries_usage),
+        cmocka_unit_test(test_mon_pg_stats_reply_rejects_bad_usage),
+        cmocka_unit_test(test_osd_usage_sum_counts_up_and_in_osds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
