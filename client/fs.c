@@ -89,12 +89,10 @@ static bool volume_name_is_valid(const char *name)
 void cairn__fs_attr_encode(const struct cairn_fs_attr *a, uint8_t *p)
 {
     p[0] = 1;
-    for (unsigned i = 0; i < 4; i++) {
-        p[1 + i] = (uint8_t)(a->mode >> (8 * i));
-        p[5 + i] = (uint8_t)(a->uid >> (8 * i));
-        p[9 + i] = (uint8_t)(a->gid >> (8 * i));
-        p[13 + i] = (uint8_t)(a->nlink >> (8 * i));
-    }
+    cairn_put_le(p + 1, a->mode, 4);
+    cairn_put_le(p + 5, a->uid, 4);
+    cairn_put_le(p + 9, a->gid, 4);
+    cairn_put_le(p + 13, a->nlink, 4);
     cairn_put_le64(p + 17, a->rdev);
     cairn_put_le64(p + 25, (uint64_t)a->atime_ns);
     cairn_put_le64(p + 33, (uint64_t)a->mtime_ns);
@@ -521,6 +519,7 @@ int cairn_fs_open(struct cairn *c, int32_t pool, const char *name, struct cairn_
     fs->pool = pool;
     fs->vol = v.id;
     pthread_mutex_init(&fs->lock, NULL);
+    cairn__fs_locks_init(fs);
     *out = fs;
     return 0;
 }
@@ -529,6 +528,7 @@ void cairn_fs_close(struct cairn_fs *fs)
 {
     if (!fs)
         return;
+    cairn__fs_locks_fini(fs);
     pthread_mutex_destroy(&fs->lock);
     free(fs);
 }

@@ -20,6 +20,8 @@
  *   fs.VOL.d.INO.N        the N-th stripe (4 MiB) of a file's data; a
  *                         missing stripe reads as zeros (sparse files)
  *   fs.VOL.intent.ID      a cross-directory rename in progress
+ *   fs.VOL.l.INO          the locks held on inode INO (see "locks")
+ *   fs.VOL.s.SID          a lock-holding client's session (heartbeat)
  *
  * Orders that keep the tree consistent at every instant:
  *   create:  inode object first (create-exclusive), then the name in the
@@ -217,6 +219,56 @@ int cairn_fs_listxattr(struct cairn_fs *fs, uint64_t ino, char *list, size_t cap
                        size_t *len);
 int cairn_fs_removexattr(struct cairn_fs *fs, const struct cairn_fs_cred *cred, uint64_t ino,
                          const char *name);
+
+/* ---- locks that hold across clients ---- */
+
+/* POSIX byte-range locks (fcntl F_SETLK/F_SETLKW/F_GETLK, OFD locks) and
+ * BSD flock() locks, shared by every client of the volume. The two kinds
+ * never conflict with each other (as on Linux). A lock belongs to an
+ * @owner chosen by the caller (mount.cairn passes the kernel's lock owner)
+ * within this cairn_fs: the owner's locks on one file are merged and split
+ * as POSIX says (a new lock replaces the owner's overlapping ranges,
+ * unlock may cut a range in two, read and write locks convert).
+ *
+ * Locks live in the cluster (fs.VOL.l.INO, one omap entry per held range)
+ * and are changed under the object's version, so two clients never both
+ * win a conflicting lock. A client holds them through a session
+ * (fs.VOL.s.SID) whose heartbeat this library refreshes every
+ * CAIRN_FS_LOCK_BEAT_S seconds while it holds any lock; a session not
+ * refreshed for CAIRN_FS_LOCK_LEASE_S (a client that died or lost the
+ * cluster) loses its locks to the next client that wants them. Clients'
+ * clocks must agree to well within the lease. No deadlock detection: two
+ * owners waiting on each other wait until interrupted. */
+#define CAIRN_FS_LOCK_BEAT_S 5
+#define CAIRN_FS_LOCK_LEASE_S 30
+#define CAIRN_FS_LOCK_EOF UINT64_MAX /* @end of a lock to the end of file */
+
+enum cairn_fs_lock_kind { CAIRN_FS_LOCK_POSIX, CAIRN_FS_LOCK_FLOCK };
+
+struct cairn_fs_lock {
+    int type;           /* F_RDLCK, F_WRLCK or F_UNLCK */
+    uint64_t start, end; /* inclusive byte range; flock: 0 .. CAIRN_FS_LOCK_EOF */
+    uint32_t pid;       /* who holds it, as the holder's client saw it */
+};
+
+/* Polled while a blocking lock waits: true ends the wait with -EINTR. */
+typedef bool (*cairn_fs_interrupted_fn)(void *arg);
+
+/* Takes, changes or (F_UNLCK) releases @owner's lock @lk on @ino. A
+ * conflict gives -EAGAIN, or with @wait retries (backing off up to a
+ * quarter second) until granted or @interrupted (may be NULL) says stop:
+ * -EINTR. -EINVAL (type or range), -ENOLCK (too many locks on the file),
+ * -ENOENT. */
+int cairn_fs_setlk(struct cairn_fs *fs, uint64_t ino, uint64_t owner,
+                   enum cairn_fs_lock_kind kind, const struct cairn_fs_lock *lk, bool wait,
+                   cairn_fs_interrupted_fn interrupted, void *arg);
+/* F_GETLK: replaces *@lk by the first lock of another owner that conflicts
+ * with it, or sets lk->type to F_UNLCK when it could be granted. */
+int cairn_fs_getlk(struct cairn_fs *fs, uint64_t ino, uint64_t owner, struct cairn_fs_lock *lk);
+/* Releases every lock of @owner of @kind on @ino (close, flush); costs no
+ * round trip when this cairn_fs holds none there. */
+int cairn_fs_unlock_owner(struct cairn_fs *fs, uint64_t ino, uint64_t owner,
+                          enum cairn_fs_lock_kind kind);
 
 /* ---- the volume ---- */
 

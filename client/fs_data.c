@@ -113,6 +113,8 @@ int cairn__fs_inode_destroy(struct cairn_fs *fs, uint64_t ino, uint64_t size)
     char oid[CAIRN__FS_OID_MAX];
     int r = cairn__fs_data_remove(fs, ino, 0, stripes_of(size));
 
+    if (r == 0)
+        r = cairn__fs_locks_remove(fs, ino);
     if (r < 0)
         return r;
     cairn__fs_oid_inode(oid, fs->vol, ino);

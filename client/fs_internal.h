@@ -2,7 +2,7 @@
  * inodes, attributes, xattrs, statfs), fs_dir.c (names: lookup, create,
  * link, unlink, rename, readdir), fs_data.c (read, write, truncate,
  * fallocate) and fs_check.c (the consistency check). Only those files and
- * tests/fs include it.
+ * tests/fs include it; fs_lock.c keeps the cross-client locks.
  *
  * Encodings (little endian, each starts with a version byte so a later
  * format can be told apart; anything that does not parse is -EIO):
@@ -36,12 +36,31 @@
 #define CAIRN__FS_TRIES 32       /* compare-and-set attempts before -EAGAIN */
 #define CAIRN__FS_NLINK_MAX 65000u
 
+/* An (inode, owner, kind) this cairn_fs holds locks on (fs_lock.c). */
+struct cairn__fs_held {
+    uint64_t ino, owner;
+    char kind; /* 'p' POSIX, 'f' flock */
+};
+
+/* The lock session (fs_lock.c): started on the first lock. */
+struct cairn__fs_locks {
+    pthread_mutex_t session_mu; /* starting the session */
+    pthread_mutex_t mu;         /* the rest */
+    pthread_cond_t cv;          /* wakes the heartbeat thread to stop */
+    uint64_t sid;               /* 0 until the first lock */
+    bool beating, stop;
+    pthread_t beat;
+    struct cairn__fs_held *held;
+    size_t n_held, cap_held;
+};
+
 struct cairn_fs {
     struct cairn *c;
     int32_t pool;
     uint64_t vol;
     pthread_mutex_t lock; /* the inode number range */
     uint64_t ino_next, ino_end;
+    struct cairn__fs_locks locks;
 };
 
 /* An inode as read: its attributes and the raw "attr" record (for
@@ -133,6 +152,19 @@ int cairn__fs_dent_decode(const void *buf, size_t len, uint64_t *ino, uint32_t *
 int cairn__fs_rename_steps(struct cairn_fs *fs, const struct cairn_fs_cred *cred,
                            uint64_t parent, const char *name, uint64_t newparent,
                            const char *newname, unsigned flags, unsigned stop);
+
+/* ---- fs_lock.c ---- */
+
+void cairn__fs_locks_init(struct cairn_fs *fs);
+/* Releases the locks this cairn_fs holds and ends its session. */
+void cairn__fs_locks_fini(struct cairn_fs *fs);
+/* The lease (fs.h CAIRN_FS_LOCK_LEASE_S; tests shorten it). */
+extern int64_t cairn__fs_lock_lease_ns;
+/* For tests: @fs stops its heartbeat and forgets its locks and session
+ * without releasing them, as a client that died. */
+void cairn__fs_locks_abandon(struct cairn_fs *fs);
+/* Removes @ino's lock object (the inode is going). */
+int cairn__fs_locks_remove(struct cairn_fs *fs, uint64_t ino);
 
 /* ---- fs_check.c ---- */
 

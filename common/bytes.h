@@ -6,10 +6,16 @@
 
 #include <stdint.h>
 
+/* The low @n (<= 8) bytes of @v at @p, little endian. */
+static inline void cairn_put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline void cairn_put_le64(uint8_t *p, uint64_t v)
 {
-    for (unsigned i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    cairn_put_le(p, v, 8);
 }
 
 /* The first @n (<= 8) bytes at @p, little endian. */

@@ -260,18 +260,18 @@ void gw_fuse_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
         fuse_reply_write(req, size);
 }
 
+/* Writes are durable already: a flush only drops the owner's locks. */
 void gw_fuse_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)ino;
-    (void)fi;
-    fuse_reply_err(req, 0);
+    gw_fuse_reply_err(req, gw_fuse_locks_release(req, ino, fi, false));
 }
 
 void gw_fuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    (void)fi;
+    int r = gw_fuse_locks_release(req, ino, fi, true);
+
     opened_unref(gw_fuse_of(req), ino);
-    fuse_reply_err(req, 0);
+    gw_fuse_reply_err(req, r);
 }
 
 void gw_fuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)

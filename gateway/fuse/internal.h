@@ -77,6 +77,16 @@ void gw_fuse_opened_fini(struct gw_fuse *g);
 void gw_fuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                        struct fuse_file_info *fi);
 
+/* ---- lock.c: locks that hold across clients ---- */
+void gw_fuse_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl);
+void gw_fuse_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl,
+                   int sleep);
+void gw_fuse_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op);
+/* The closing owner's locks: POSIX ones at flush (@release false), flock
+ * ones at the release that asks for it. 0 or -errno. */
+int gw_fuse_locks_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+                          bool release);
+
 /* ---- dir.c: directory handles and paging ---- */
 void gw_fuse_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void gw_fuse_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -107,8 +107,11 @@ static void init(void *userdata, struct fuse_conn_info *conn)
     if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
         conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
     conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
-    /* Locks stay the kernel's local emulation (docs/fuse.md). */
-    conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+    /* Locks go to the cluster (lock.c), so they hold across clients. */
+    if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+        conn->want |= FUSE_CAP_POSIX_LOCKS;
+    if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+        conn->want |= FUSE_CAP_FLOCK_LOCKS;
 }
 
 static void lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -398,4 +401,7 @@ const struct fuse_lowlevel_ops gw_fuse_ops = {
     .create = gw_fuse_create,
     .fallocate = gw_fuse_fallocate,
     .readdirplus = gw_fuse_readdirplus,
+    .getlk = gw_fuse_getlk,
+    .setlk = gw_fuse_setlk,
+    .flock = gw_fuse_flock,
 };

@@ -7,7 +7,8 @@
  * Volumes, every error listed in fs.h that the API can reach, names and
  * permissions, sparse and > 4 GiB files, appends from two handles at once,
  * rename (over files, across directories, of directories, into itself),
- * link counts, symlinks, xattrs, fallocate, statfs, a 20,000-entry
+ * link counts, symlinks, xattrs, fallocate, statfs, locks between two
+ * clients (and a dead client's lease), a 5,000-entry
  * directory read in pages, and two crash shapes (a half-done cross-directory
  * rename, an orphan inode) that cairn_fs_check repairs. Ends with a check
  * that must find the volume consistent. Exit 0 when everything held. */
@@ -32,7 +33,7 @@
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
-#define BIG_DIR 20000u
+#define BIG_DIR 5000u
 #define APPENDS 60
 
 static unsigned failures;
@@ -782,6 +783,72 @@ static void test_damaged(void)
     EXPECT(cairn_fs_remove(cl, pool, "fsapi-dmg"), 0, "remove");
 }
 
+/* Locks between two handles of the volume (two clients): ranges,
+ * conversion, the two kinds apart, and a client that dies with a lock: its
+ * lease runs out and a blocked waiter gets the lock. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int lk(struct cairn_fs *h, uint64_t ino, uint64_t owner, enum cairn_fs_lock_kind kind,
+              int type, uint64_t start, uint64_t end, bool wait)
+{
+    struct cairn_fs_lock l = {.type = type, .start = start, .end = end, .pid = 42};
+
+    return cairn_fs_setlk(h, ino, owner, kind, &l, wait, NULL, NULL);
+}
+
+static void test_locks(const char *vol)
+{
+    struct cairn_fs *other = NULL;
+    struct cairn_fs_lock q;
+    uint64_t f = mkfile(CAIRN_FS_ROOT_INO, "locked", 0644, &root);
+    const enum cairn_fs_lock_kind P = CAIRN_FS_LOCK_POSIX, F = CAIRN_FS_LOCK_FLOCK;
+
+    check_name = "locks";
+    EXPECT(cairn_fs_open(cl, pool, vol, &other), 0, "second client");
+    EXPECT(lk(fs, f, 1, P, F_WRLCK, 0, 99, false), 0, "lock [0,99]");
+    EXPECT(lk(other, f, 1, P, F_WRLCK, 50, 60, false), -EAGAIN, "same owner id, other client");
+    EXPECT(lk(fs, f, 2, P, F_RDLCK, 99, 99, false), -EAGAIN, "other owner, overlap");
+    EXPECT(lk(fs, f, 2, P, F_WRLCK, 100, CAIRN_FS_LOCK_EOF, false), 0, "adjacent range");
+    q = (struct cairn_fs_lock){.type = F_RDLCK, .start = 0, .end = CAIRN_FS_LOCK_EOF};
+    EXPECT(cairn_fs_getlk(other, f, 9, &q), 0, "getlk");
+    TRUE(q.type == F_WRLCK && q.start == 0 && q.end == 99 && q.pid == 42, "getlk: first conflict");
+    EXPECT(lk(fs, f, 1, P, F_UNLCK, 10, 19, false), 0, "unlock the middle");
+    EXPECT(lk(other, f, 7, P, F_WRLCK, 10, 19, false), 0, "the hole is free");
+    EXPECT(lk(other, f, 7, P, F_WRLCK, 9, 9, false), -EAGAIN, "left piece kept");
+    EXPECT(lk(other, f, 7, P, F_WRLCK, 20, 20, false), -EAGAIN, "right piece kept");
+    EXPECT(lk(fs, f, 1, P, F_RDLCK, 0, 99, false), -EAGAIN, "over another's hole");
+    EXPECT(lk(other, f, 7, F, F_WRLCK, 0, CAIRN_FS_LOCK_EOF, false), 0, "flock beside POSIX");
+    EXPECT(lk(fs, f, 1, F, F_RDLCK, 0, CAIRN_FS_LOCK_EOF, false), -EAGAIN, "flock conflict");
+    EXPECT(cairn_fs_unlock_owner(other, f, 7, F), 0, "flock released");
+    EXPECT(lk(fs, f, 1, F, F_RDLCK, 0, CAIRN_FS_LOCK_EOF, false), 0, "flock shared");
+    EXPECT(lk(fs, f, 1, F, F_WRLCK, 0, CAIRN_FS_LOCK_EOF, false), 0, "flock upgraded");
+    EXPECT(cairn_fs_unlock_owner(fs, f, 1, F), 0, "flock unlock");
+    EXPECT(cairn_fs_unlock_owner(other, f, 7, P), 0, "posix unlock");
+    EXPECT(cairn_fs_unlock_owner(fs, f, 1, P), 0, "owner 1 unlock");
+    EXPECT(cairn_fs_unlock_owner(fs, f, 2, P), 0, "owner 2 unlock");
+    EXPECT(lk(other, f, 7, P, F_WRLCK, 0, CAIRN_FS_LOCK_EOF, false), 0, "all free again");
+    EXPECT(lk(fs, f, 1, P, F_WRLCK, 5, 5, false), -EAGAIN, "held by the other client");
+    /* The other client dies holding it: a blocked waiter gets the lock
+     * once its lease (shortened here) has run out, not before. */
+    cairn__fs_lock_lease_ns = 1500000000;
+    cairn__fs_locks_abandon(other);
+    int64_t t0 = mono_ms();
+    EXPECT(lk(fs, f, 1, P, F_WRLCK, 5, 5, true), 0, "granted after the lease");
+    int64_t waited = mono_ms() - t0;
+    TRUE(waited >= 500 && waited < 20000, "waited for the lease");
+    fprintf(stderr, "fs_api: locks: a dead client's lock went after %" PRId64 " ms\n", waited);
+    cairn__fs_lock_lease_ns = (int64_t)CAIRN_FS_LOCK_LEASE_S * 1000000000;
+    EXPECT(cairn_fs_unlock_owner(fs, f, 1, P), 0, "unlock");
+    cairn_fs_close(other);
+    EXPECT(cairn_fs_unlink(fs, &root, CAIRN_FS_ROOT_INO, "locked"), 0, "unlink the locked file");
+}
+
 int main(int argc, char **argv)
 {
     const char *conf = NULL, *vol = NULL, *pool_name = NULL;
@@ -818,6 +885,7 @@ int main(int argc, char **argv)
     test_rename();
     test_xattrs();
     test_statfs();
+    test_locks(vol);
     test_crash();
     test_damaged();
     if (!getenv("FS_API_SKIP_BIG"))

@@ -27,7 +27,7 @@ cairn pool ls | grep -qw fs || fail "pool fs was not created"
 expect_rc 0 cairn --json fs check vol1
 [[ $(json 'j["consistent"] and j["orphans"] == 0 and j["dangling"] == 0 and j["bad_nlink"] == 0 and j["intents"] == 0' <"$DIR/stdout") == True ]] ||
     fail "vol1 is not consistent: $(cat "$DIR/stdout")"
-[[ $(json 'j["inodes"] > 20000 and j["directories"] > 5' <"$DIR/stdout") == True ]] ||
+[[ $(json 'j["inodes"] > 5000 and j["directories"] > 5' <"$DIR/stdout") == True ]] ||
     fail "vol1 counts: $(cat "$DIR/stdout")"
 expect_rc 0 cairn fs check vol1 --repair
 grep -q "^status consistent" "$DIR/stdout" || fail "text check: $(cat "$DIR/stdout")"
@@ -42,7 +42,7 @@ expect_rc 0 cairn --json fs ls
 expect_rc 0 cairn fs ls
 [[ $(awk '{print $1}' "$DIR/stdout" | tr '\n' ' ') == "vol1 vol2 " ]] ||
     fail "fs ls text: $(cat "$DIR/stdout")"
-# vol2 (just its root) goes with all its objects; vol1 (20,000
+# vol2 (just its root) goes with all its objects; vol1 (5,000
 # inodes) is left to the cluster's teardown: removing it takes minutes.
 expect_rc 0 cairn fs check vol2
 expect_rc 0 cairn fs rm vol2
