@@ -82,8 +82,9 @@ int cairn__fs_intent_decode(const uint8_t *buf, size_t len, struct cairn__fs_int
 struct node {
     uint64_t ino;
     uint64_t found_in; /* directory whose entry names it (directories) */
+    uint64_t stripes;  /* stripes its size covers, once read */
     uint32_t refs, subdirs;
-    bool exists, is_dir;
+    bool exists, is_dir, read;
 };
 
 struct stripe {
@@ -398,7 +399,7 @@ static int fix_fn(struct cairn_fs_attr *a, void *arg)
 }
 
 /* Inode @nd, read with result @r into @rd. */
-static int inode_check(struct walk *w, const struct node *nd, int r,
+static int inode_check(struct walk *w, struct node *nd, int r,
                        const struct cairn__fs_inode_rd *rd)
 {
     struct cairn__fs_inode in;
@@ -421,6 +422,8 @@ static int inode_check(struct walk *w, const struct node *nd, int r,
     }
     if (r < 0)
         return r;
+    nd->read = true;
+    nd->stripes = in.a.size / CAIRN_FS_STRIPE_BYTES + (in.a.size % CAIRN_FS_STRIPE_BYTES != 0);
     f.nlink = nd->is_dir ? 2 + nd->subdirs : nd->refs;
     f.parent = nd->found_in;
     if (in.a.nlink == f.nlink && (!S_ISDIR(in.a.mode) || in.a.parent == f.parent))
@@ -439,7 +442,7 @@ static int inode_check(struct walk *w, const struct node *nd, int r,
 
 struct read_slot {
     struct read_batch *b;
-    const struct node *nd;
+    struct node *nd;
     struct cairn__fs_inode_rd rd;
     int result;
 };
@@ -524,8 +527,9 @@ static int stripes_check(struct walk *w)
     char oid[CAIRN__FS_OID_MAX];
 
     for (size_t i = 0; i < w->n_stripes; i++) {
+        /* A stripe past the size: what a write cut off by a crash left. */
         const struct node *nd = node_find(w, w->stripes[i].ino, false);
-        if (nd && nd->exists)
+        if (nd && nd->exists && (!nd->read || w->stripes[i].n < nd->stripes))
             continue;
         w->rep->orphans++;
         if (!w->repair)

@@ -173,6 +173,21 @@ static int size_grow(struct cairn_fs *fs, uint64_t ino, uint64_t size)
     return cairn__fs_run(fs, oid, op, r);
 }
 
+/* Before a file grows from @old to @size: bytes past @old, which a write
+ * cut off by a client crash can leave (its data lands before the size),
+ * must read as zeros once the size covers them. Such a write through
+ * mount.cairn (at most 1 MiB) touches the stripe holding @old and at most
+ * the next; cairn fs check removes whole stripes past the size. */
+static int tail_clear(struct cairn_fs *fs, uint64_t ino, uint64_t old, uint64_t size)
+{
+    uint64_t first = old / STRIPE;
+    int r = stripe_cut(fs, ino, first, old % STRIPE);
+
+    if (r == 0 && first + 1 < stripes_of(size))
+        r = cairn__fs_data_remove(fs, ino, first + 1, first + 2);
+    return r;
+}
+
 /* Data beyond @size goes before the size says so, so that bytes past a
  * shrink never reappear on a later grow. */
 int cairn__fs_truncate(struct cairn_fs *fs, uint64_t ino, uint64_t size)
@@ -189,6 +204,8 @@ int cairn__fs_truncate(struct cairn_fs *fs, uint64_t ino, uint64_t size)
                 r = stripe_cut(fs, ino, size / STRIPE, size % STRIPE);
             if (r < 0)
                 return r;
+        } else if (size > in.a.size && (r = tail_clear(fs, ino, in.a.size, size)) < 0) {
+            return r;
         }
         r = size_cas(fs, ino, in.a.size, size);
         if (r != -ECANCELED)
@@ -330,6 +347,8 @@ int cairn_fs_fallocate(struct cairn_fs *fs, uint64_t ino, int mode, uint64_t off
         return -EISDIR;
     if (!S_ISREG(in.a.mode))
         return -ENODEV;
+    if (mode == 0 && off + len > in.a.size && (r = tail_clear(fs, ino, in.a.size, off + len)) < 0)
+        return r;
     if (mode == 0)
         return size_grow(fs, ino, off + len);
     if (off >= in.a.size)
