@@ -1,9 +1,17 @@
-/* mount.cairn's open files (docs/fuse.md, "Consistency"). A handle is
- * only its O_APPEND bit (fi->fh): the library keeps no per-open state and
- * every write is durable when it returns, so flush and fsync have nothing
- * to do. Close-to-open: open drops the kernel's cached attributes and
- * pages of the file, so what another client wrote before it closed is what
- * we read.
+/* mount.cairn's open files (docs/fuse.md, "Consistency"). Every write is
+ * durable when it returns, so flush and fsync have nothing to do.
+ * Close-to-open: open drops the kernel's cached attributes and pages of
+ * the file, so what another client wrote before it closed is what we
+ * read.
+ *
+ * Read-ahead: the kernel asks for at most 128 KiB per read (its readahead
+ * window), each a cluster round trip for the size and one for the data.
+ * A handle that reads sequentially fetches RA_WINDOW at once and serves
+ * the next requests from it; the window belongs to the open (so close-to-
+ * open holds: a new open starts without one) and is dropped when this
+ * mount writes, truncates or punches the file (the inode's write
+ * generation in g->opened moved). At most RA_WINDOWS_MAX windows exist at
+ * a time; beyond that reads go to the cluster as asked.
  *
  * The library frees an inode when its last name goes; POSIX keeps an
  * unlinked file readable through descriptors still open. So the mount
@@ -22,15 +30,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FH_APPEND 1u
 #define HIDDEN_PREFIX ".cairn_hidden."
+#define RA_WINDOW (4u << 20)
+#define RA_WINDOWS_MAX 64u
+#define RA_NEAR (1u << 20)
 
 struct gw_fuse_opened {
     uint64_t ino;
     unsigned count;            /* open handles here */
+    uint64_t wgen;             /* bumped by every change of the data here */
     uint64_t hidden_parent;    /* 0, or where the hidden name is */
     char hidden[sizeof(HIDDEN_PREFIX) + 16];
 };
+
+/* One open (fi->fh). */
+struct fh {
+    bool append;
+    pthread_mutex_t lock;  /* the window */
+    uint64_t next;         /* where a sequential read goes on */
+    uint8_t *ra;           /* the window: NULL, or RA_WINDOW bytes */
+    uint64_t ra_off, ra_gen;
+    size_t ra_len;
+};
+
+static unsigned ra_windows; /* windows allocated, all mounts of the process */
+static pthread_mutex_t ra_windows_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The entry of @ino, or NULL. Under g->open_lock. */
 static struct gw_fuse_opened *opened_find(struct gw_fuse *g, uint64_t ino)
@@ -39,6 +63,24 @@ static struct gw_fuse_opened *opened_find(struct gw_fuse *g, uint64_t ino)
         if (g->opened[i].ino == ino)
             return &g->opened[i];
     return NULL;
+}
+
+static uint64_t opened_wgen(struct gw_fuse *g, uint64_t ino)
+{
+    pthread_mutex_lock(&g->open_lock);
+    struct gw_fuse_opened *o = opened_find(g, ino);
+    uint64_t gen = o ? o->wgen : 0;
+    pthread_mutex_unlock(&g->open_lock);
+    return gen;
+}
+
+void gw_fuse_data_changed(struct gw_fuse *g, uint64_t ino)
+{
+    pthread_mutex_lock(&g->open_lock);
+    struct gw_fuse_opened *o = opened_find(g, ino);
+    if (o)
+        o->wgen++;
+    pthread_mutex_unlock(&g->open_lock);
 }
 
 static int opened_ref(struct gw_fuse *g, uint64_t ino)
@@ -149,6 +191,63 @@ static int access_mask(int flags)
     return mask;
 }
 
+static int fh_new(struct fuse_file_info *fi)
+{
+    struct fh *h = calloc(1, sizeof(*h));
+
+    if (!h)
+        return -ENOMEM;
+    h->append = fi->flags & O_APPEND;
+    pthread_mutex_init(&h->lock, NULL);
+    fi->fh = (uintptr_t)h;
+    fi->keep_cache = 0;
+    fi->direct_io = 0;
+    return 0;
+}
+
+static struct fh *fh_of(const struct fuse_file_info *fi)
+{
+    return (struct fh *)(uintptr_t)fi->fh;
+}
+
+static void fh_free(struct fuse_file_info *fi)
+{
+    struct fh *h = fh_of(fi);
+
+    if (!h)
+        return;
+    if (h->ra) {
+        pthread_mutex_lock(&ra_windows_lock);
+        ra_windows--;
+        pthread_mutex_unlock(&ra_windows_lock);
+    }
+    free(h->ra);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    fi->fh = 0;
+}
+
+/* The handle's window, allocated within the budget: false when none. */
+static bool ra_have(struct fh *h)
+{
+    bool ok;
+
+    if (h->ra)
+        return true;
+    pthread_mutex_lock(&ra_windows_lock);
+    ok = ra_windows < RA_WINDOWS_MAX;
+    if (ok)
+        ra_windows++;
+    pthread_mutex_unlock(&ra_windows_lock);
+    if (ok && !(h->ra = malloc(RA_WINDOW))) {
+        pthread_mutex_lock(&ra_windows_lock);
+        ra_windows--;
+        pthread_mutex_unlock(&ra_windows_lock);
+        ok = false;
+    }
+    return ok;
+}
+
 /* The common part of open and create on an existing file: permission,
  * O_TRUNC (we asked for atomic_o_trunc, so it arrives here), the handle. */
 static int open_existing(fuse_req_t req, const struct cairn_fs_cred *cred, uint64_t ino,
@@ -158,14 +257,17 @@ static int open_existing(fuse_req_t req, const struct cairn_fs_cred *cred, uint6
     struct cairn_fs_attr a = {.size = 0}, out;
     int rc = cairn_fs_access(g->fs, cred, ino, access_mask(fi->flags));
 
-    if (rc == 0 && (fi->flags & O_TRUNC))
+    if (rc == 0 && (fi->flags & O_TRUNC)) {
+        gw_fuse_data_changed(g, ino);
         rc = cairn_fs_setattr(g->fs, cred, ino, &a, CAIRN_FS_SET_SIZE, &out);
-    if (rc < 0)
-        return rc;
-    fi->fh = (fi->flags & O_APPEND) ? FH_APPEND : 0;
-    fi->keep_cache = 0;
-    fi->direct_io = 0;
-    return opened_ref(g, ino);
+    }
+    if (rc == 0 && (fi->flags & O_TRUNC))
+        gw_fuse_data_changed(g, ino);
+    if (rc == 0)
+        rc = fh_new(fi);
+    if (rc == 0 && (rc = opened_ref(g, ino)) < 0)
+        fh_free(fi);
+    return rc;
 }
 
 void gw_fuse_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -200,11 +302,9 @@ void gw_fuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 
     cred = gw_fuse_cred(req, &cb);
     rc = cairn_fs_mknod(g->fs, cred, parent, name, S_IFREG | (mode & 07777), 0, &a);
-    if (rc == 0) {
-        fi->fh = (fi->flags & O_APPEND) ? FH_APPEND : 0;
-        fi->keep_cache = 0;
-        rc = opened_ref(g, a.ino);
-    } else if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
+    if (rc == 0 && (rc = fh_new(fi)) == 0 && (rc = opened_ref(g, a.ino)) < 0)
+        fh_free(fi);
+    else if (rc == -EEXIST && !(fi->flags & O_EXCL)) {
         /* Another client created it between the kernel's lookup and us:
          * open(O_CREAT) without O_EXCL opens what is there. */
         rc = cairn_fs_lookup(g->fs, cred, parent, name, &a);
@@ -212,8 +312,10 @@ void gw_fuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
             rc = -EISDIR;
         if (rc == 0)
             rc = open_existing(req, cred, a.ino, fi);
-        if (rc == 0 && (fi->flags & O_TRUNC) && (rc = cairn_fs_getattr(g->fs, a.ino, &a)) < 0)
+        if (rc == 0 && (fi->flags & O_TRUNC) && (rc = cairn_fs_getattr(g->fs, a.ino, &a)) < 0) {
             opened_unref(g, a.ino);
+            fh_free(fi);
+        }
     }
     if (rc < 0) {
         gw_fuse_reply_err(req, rc);
@@ -224,19 +326,49 @@ void gw_fuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     fuse_reply_create(req, &e, fi);
 }
 
-void gw_fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                  struct fuse_file_info *fi)
+/* Serves [@off, @off + @size) from the window when it holds all of it;
+ * a window just @fresh from the cluster also answers short at the end of
+ * the file (an older one may not: the file may have grown since). */
+static bool ra_serve(fuse_req_t req, struct fh *h, uint64_t gen, uint64_t off, size_t size,
+                     bool fresh)
+{
+    if (!h->ra || h->ra_gen != gen || off < h->ra_off || off > h->ra_off + h->ra_len)
+        return false;
+    size_t have = (size_t)(h->ra_off + h->ra_len - off);
+    if (have < size && (!fresh || h->ra_len == RA_WINDOW))
+        return false;
+    fuse_reply_buf(req, (const char *)h->ra + (off - h->ra_off), have < size ? have : size);
+    h->next = off + (have < size ? have : size);
+    return true;
+}
+
+/* Fills the window from @off. */
+static int ra_fill(struct gw_fuse *g, uint64_t ino, struct fh *h, uint64_t gen, uint64_t off)
+{
+    size_t got = 0;
+    int rc = cairn_fs_read(g->fs, ino, off, RA_WINDOW, h->ra, &got);
+
+    h->ra_len = 0;
+    if (rc == 0) {
+        h->ra_off = off;
+        h->ra_len = got;
+        h->ra_gen = gen;
+    }
+    return rc;
+}
+
+/* Reads exactly what was asked, without the window. */
+static void read_direct(fuse_req_t req, fuse_ino_t ino, size_t size, uint64_t off)
 {
     char *buf = malloc(size ? size : 1);
     size_t got = 0;
     int rc;
 
-    (void)fi;
     if (!buf) {
         fuse_reply_err(req, ENOMEM);
         return;
     }
-    rc = cairn_fs_read(gw_fuse_of(req)->fs, ino, (uint64_t)off, size, buf, &got);
+    rc = cairn_fs_read(gw_fuse_of(req)->fs, ino, off, size, buf, &got);
     if (rc < 0)
         gw_fuse_reply_err(req, rc);
     else
@@ -244,16 +376,49 @@ void gw_fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     free(buf);
 }
 
+void gw_fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                  struct fuse_file_info *fi)
+{
+    struct gw_fuse *g = gw_fuse_of(req);
+    struct fh *h = fh_of(fi);
+    uint64_t at = (uint64_t)off, gen = opened_wgen(g, ino);
+    int rc = 0;
+
+    pthread_mutex_lock(&h->lock);
+    if (ra_serve(req, h, gen, at, size, false)) {
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
+    /* A sequential read (or the file's start) past the window: refill.
+     * Near where the last read ended counts: the kernel's async reads
+     * of neighbouring ranges may arrive out of order. */
+    bool seq = (at == 0 || (at + RA_NEAR >= h->next && at <= h->next + RA_NEAR)) &&
+               size < RA_WINDOW;
+    if (seq && ra_have(h) && (rc = ra_fill(g, ino, h, gen, at)) == 0 &&
+        ra_serve(req, h, gen, at, size, true)) {
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
+    h->next = at + size;
+    pthread_mutex_unlock(&h->lock);
+    if (rc < 0)
+        gw_fuse_reply_err(req, rc);
+    else
+        read_direct(req, ino, size, at);
+}
+
 void gw_fuse_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                    struct fuse_file_info *fi)
 {
-    bool append = fi->fh & FH_APPEND;
+    bool append = fh_of(fi)->append;
     uint64_t at = 0;
     int rc;
 
     /* With O_APPEND the kernel's offset is its cached size, stale when
      * another client appended: the library appends at the real end. */
+    gw_fuse_data_changed(gw_fuse_of(req), ino);
     rc = cairn_fs_write(gw_fuse_of(req)->fs, ino, (uint64_t)off, buf, size, append, &at);
+    gw_fuse_data_changed(gw_fuse_of(req), ino);
     if (rc < 0)
         gw_fuse_reply_err(req, rc);
     else
@@ -271,6 +436,7 @@ void gw_fuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     int r = gw_fuse_locks_release(req, ino, fi, true);
 
     opened_unref(gw_fuse_of(req), ino);
+    fh_free(fi);
     gw_fuse_reply_err(req, r);
 }
 
@@ -291,6 +457,8 @@ void gw_fuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_
         fuse_reply_err(req, EINVAL);
         return;
     }
-    gw_fuse_reply_err(req, cairn_fs_fallocate(gw_fuse_of(req)->fs, ino, mode, (uint64_t)off,
-                                              (uint64_t)len));
+    gw_fuse_data_changed(gw_fuse_of(req), ino);
+    int rc = cairn_fs_fallocate(gw_fuse_of(req)->fs, ino, mode, (uint64_t)off, (uint64_t)len);
+    gw_fuse_data_changed(gw_fuse_of(req), ino);
+    gw_fuse_reply_err(req, rc);
 }

@@ -74,6 +74,9 @@ void gw_fuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 int gw_fuse_hide_if_open(fuse_req_t req, const struct cairn_fs_cred *cred, uint64_t parent,
                          const char *name);
 void gw_fuse_opened_fini(struct gw_fuse *g);
+/* This mount changes @ino's data (write, truncate, punch; called before
+ * and after the change): open handles drop their read-ahead windows. */
+void gw_fuse_data_changed(struct gw_fuse *g, uint64_t ino);
 void gw_fuse_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
                        struct fuse_file_info *fi);
 

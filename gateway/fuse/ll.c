@@ -174,8 +174,13 @@ static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
      * call: the library sets ctime itself with every change. */
     if (set == 0)
         rc = cairn_fs_getattr(gw_fuse_of(req)->fs, ino, &a);
-    else
+    else {
+        if (set & CAIRN_FS_SET_SIZE)
+            gw_fuse_data_changed(gw_fuse_of(req), ino);
         rc = cairn_fs_setattr(gw_fuse_of(req)->fs, gw_fuse_cred(req, &cb), ino, &in, set, &a);
+        if (set & CAIRN_FS_SET_SIZE)
+            gw_fuse_data_changed(gw_fuse_of(req), ino);
+    }
     if (rc < 0)
         gw_fuse_reply_err(req, rc);
     else

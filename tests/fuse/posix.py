@@ -569,6 +569,41 @@ def run_as_child(fn):
           "as uid %d: %s" % (NOBODY, msg.decode() or "exit status %d" % status))
 
 
+def case_readahead(d, d2):
+    """A reader's read-ahead window never hides a write: one made through
+    the same mount is seen at once, and a file another client grows is
+    read past its old end once the attributes time out (tail -f)."""
+    p = d + "/ra"
+    data = bytes(range(256)) * (32 * 1024)  # 8 MiB
+    write_file(p, data)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        check(os.pread(fd, 128 * 1024, 0) == data[:128 * 1024], "first read")
+        patch = b"P" * 4096
+        wfd = os.open(p, os.O_WRONLY)
+        try:
+            os.pwrite(wfd, patch, 1 << 20)
+        finally:
+            os.close(wfd)
+        check(os.pread(fd, 4096, 1 << 20) == patch, "a write through this mount read back stale")
+        rest = os.pread(fd, 64 * 1024, (1 << 20) + 4096)
+        check(rest == data[(1 << 20) + 4096:(1 << 20) + 4096 + 64 * 1024], "read after the patch")
+    finally:
+        os.close(fd)
+    # Growth by the other client, seen through a descriptor open here.
+    q = d + "/grow"
+    write_file(q, b"a" * 100000)
+    fd = os.open(q, os.O_RDONLY)
+    try:
+        check(os.read(fd, 1 << 20) == b"a" * 100000, "before the growth")
+        with open(d2 + "/grow", "ab") as f:
+            f.write(b"b" * 5000)
+        wait_until(lambda: os.read(fd, 1 << 20) == b"b" * 5000 or None,
+                   "the growth by the other mount never became readable")
+    finally:
+        os.close(fd)
+
+
 def case_two_mounts(d, d2):
     data = os.urandom(MiB + 77)
     write_file(d + "/shared", data)
