@@ -326,19 +326,22 @@ void gw_fuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
     fuse_reply_create(req, &e, fi);
 }
 
-/* Serves [@off, @off + @size) from the window when it holds all of it;
- * a window just @fresh from the cluster also answers short at the end of
- * the file (an older one may not: the file may have grown since). */
-static bool ra_serve(fuse_req_t req, struct fh *h, uint64_t gen, uint64_t off, size_t size,
-                     bool fresh)
+/* Copies [@off, @off + @size) out of the window into @buf when it holds
+ * all of it (*@n: the length); a window just @fresh from the cluster also
+ * answers short at the end of the file (an older one may not: the file
+ * may have grown since). Under h->lock; the reply goes after unlocking,
+ * since once it is out the kernel may release the handle. */
+static bool ra_copy(struct fh *h, uint64_t gen, uint64_t off, size_t size, bool fresh,
+                    char *buf, size_t *n)
 {
     if (!h->ra || h->ra_gen != gen || off < h->ra_off || off > h->ra_off + h->ra_len)
         return false;
     size_t have = (size_t)(h->ra_off + h->ra_len - off);
     if (have < size && (!fresh || h->ra_len == RA_WINDOW))
         return false;
-    fuse_reply_buf(req, (const char *)h->ra + (off - h->ra_off), have < size ? have : size);
-    h->next = off + (have < size ? have : size);
+    *n = have < size ? have : size;
+    memcpy(buf, h->ra + (off - h->ra_off), *n);
+    h->next = off + *n;
     return true;
 }
 
@@ -357,23 +360,28 @@ static int ra_fill(struct gw_fuse *g, uint64_t ino, struct fh *h, uint64_t gen, 
     return rc;
 }
 
-/* Reads exactly what was asked, without the window. */
-static void read_direct(fuse_req_t req, fuse_ino_t ino, size_t size, uint64_t off)
+/* From the window (refilled when the read is sequential), else *@direct:
+ * the caller reads what was asked. Under h->lock. */
+static int read_window(struct gw_fuse *g, uint64_t ino, struct fh *h, uint64_t at, size_t size,
+                       char *buf, size_t *n, bool *direct)
 {
-    char *buf = malloc(size ? size : 1);
-    size_t got = 0;
-    int rc;
+    uint64_t gen = opened_wgen(g, ino);
+    int rc = 0;
 
-    if (!buf) {
-        fuse_reply_err(req, ENOMEM);
-        return;
-    }
-    rc = cairn_fs_read(gw_fuse_of(req)->fs, ino, off, size, buf, &got);
-    if (rc < 0)
-        gw_fuse_reply_err(req, rc);
-    else
-        fuse_reply_buf(req, buf, got);
-    free(buf);
+    *direct = false;
+    if (ra_copy(h, gen, at, size, false, buf, n))
+        return 0;
+    /* A sequential read (or the file's start) past the window: refill.
+     * Near where the last read ended counts: the kernel's async reads
+     * of neighbouring ranges may arrive out of order. */
+    bool seq = (at == 0 || (at + RA_NEAR >= h->next && at <= h->next + RA_NEAR)) &&
+               size < RA_WINDOW;
+    if (seq && ra_have(h) && (rc = ra_fill(g, ino, h, gen, at)) == 0 &&
+        ra_copy(h, gen, at, size, true, buf, n))
+        return 0;
+    h->next = at + size;
+    *direct = rc == 0;
+    return rc;
 }
 
 void gw_fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -381,30 +389,23 @@ void gw_fuse_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     struct gw_fuse *g = gw_fuse_of(req);
     struct fh *h = fh_of(fi);
-    uint64_t at = (uint64_t)off, gen = opened_wgen(g, ino);
-    int rc = 0;
+    char *buf = malloc(size ? size : 1);
+    size_t n = 0;
+    bool direct = false;
+    int rc = buf ? 0 : -ENOMEM;
 
-    pthread_mutex_lock(&h->lock);
-    if (ra_serve(req, h, gen, at, size, false)) {
+    if (rc == 0) {
+        pthread_mutex_lock(&h->lock);
+        rc = read_window(g, ino, h, (uint64_t)off, size, buf, &n, &direct);
         pthread_mutex_unlock(&h->lock);
-        return;
     }
-    /* A sequential read (or the file's start) past the window: refill.
-     * Near where the last read ended counts: the kernel's async reads
-     * of neighbouring ranges may arrive out of order. */
-    bool seq = (at == 0 || (at + RA_NEAR >= h->next && at <= h->next + RA_NEAR)) &&
-               size < RA_WINDOW;
-    if (seq && ra_have(h) && (rc = ra_fill(g, ino, h, gen, at)) == 0 &&
-        ra_serve(req, h, gen, at, size, true)) {
-        pthread_mutex_unlock(&h->lock);
-        return;
-    }
-    h->next = at + size;
-    pthread_mutex_unlock(&h->lock);
+    if (rc == 0 && direct)
+        rc = cairn_fs_read(g->fs, ino, (uint64_t)off, size, buf, &n);
     if (rc < 0)
         gw_fuse_reply_err(req, rc);
     else
-        read_direct(req, ino, size, at);
+        fuse_reply_buf(req, buf, n);
+    free(buf);
 }
 
 void gw_fuse_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -604,6 +604,19 @@ def case_readahead(d, d2):
         os.close(fd)
 
 
+def case_read_close(d, d2):
+    """Short reads answered from the read-ahead window while the file is
+    closed at once, many times: the reply must not race the release."""
+    p = d + "/rc"
+    write_file(p, b"x" * 1000)
+    for _ in range(1000):
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            check(os.read(fd, 1001) == b"x" * 1000, "short read")
+        finally:
+            os.close(fd)
+
+
 def case_two_mounts(d, d2):
     data = os.urandom(MiB + 77)
     write_file(d + "/shared", data)
