@@ -280,7 +280,9 @@ struct cairn_fs_check_report {
     uint64_t inodes, directories, entries;
     uint64_t orphans;          /* inodes no entry refers to (and data stripes
                                   of inodes that do not exist, or past their
-                                  size: a write a crash cut off) */
+                                  size: a write a crash cut off; lock objects
+                                  of inodes that do not exist; sessions of
+                                  clients that died) */
     uint64_t dangling;         /* entries naming a missing inode (or a second
                                   name of a directory) */
     uint64_t bad_nlink;        /* link counts (or directories' parent

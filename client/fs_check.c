@@ -103,6 +103,8 @@ struct walk {
     size_t n_stripes, cap_stripes;
     uint64_t *intents;
     size_t n_intents, cap_intents;
+    uint64_t *locks, *sessions; /* lock objects by ino, sessions by id */
+    size_t n_locks, cap_locks, n_sessions, cap_sessions;
 };
 
 static int grow(void **arr, size_t *cap, size_t n, size_t size)
@@ -195,6 +197,14 @@ static int list_one(const char *name, void *arg)
         if (grow((void **)&w->stripes, &w->cap_stripes, w->n_stripes, sizeof(*w->stripes)) < 0)
             return -ENOMEM;
         w->stripes[w->n_stripes++] = (struct stripe){ino, n};
+    } else if (strncmp(s, "l.", 2) == 0 && parse_hex(s + 2, '\0', &ino, &rest)) {
+        if (grow((void **)&w->locks, &w->cap_locks, w->n_locks, sizeof(uint64_t)) < 0)
+            return -ENOMEM;
+        w->locks[w->n_locks++] = ino;
+    } else if (strncmp(s, "s.", 2) == 0 && parse_hex(s + 2, '\0', &ino, &rest)) {
+        if (grow((void **)&w->sessions, &w->cap_sessions, w->n_sessions, sizeof(uint64_t)) < 0)
+            return -ENOMEM;
+        w->sessions[w->n_sessions++] = ino;
     } else if (strncmp(s, "intent.", 7) == 0 && parse_hex(s + 7, '\0', &ino, &rest)) {
         if (grow((void **)&w->intents, &w->cap_intents, w->n_intents, sizeof(uint64_t)) < 0)
             return -ENOMEM;
@@ -543,6 +553,43 @@ static int stripes_check(struct walk *w)
     return 0;
 }
 
+/* Counts (and with repair removes) an object left behind. */
+static int leftover(struct walk *w, const char *oid)
+{
+    w->rep->orphans++;
+    if (!w->repair)
+        return 0;
+    int r = cairn_remove(w->fs->c, w->fs->pool, oid);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    w->rep->repaired++;
+    return 0;
+}
+
+/* Lock objects of inodes that are gone, and sessions of clients that died
+ * (no heartbeat within the lease; nobody uses the volume during a check). */
+static int locks_check(struct walk *w)
+{
+    char oid[CAIRN__FS_OID_MAX];
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < w->n_locks; i++) {
+        const struct node *nd = node_find(w, w->locks[i], false);
+        if (nd && nd->exists && nd->read)
+            continue;
+        cairn__fs_oid_locks(oid, w->fs->vol, w->locks[i]);
+        r = leftover(w, oid);
+    }
+    for (size_t i = 0; r == 0 && i < w->n_sessions; i++) {
+        bool alive = false;
+        if ((r = cairn__fs_session_alive(w->fs, w->sessions[i], &alive)) < 0 || alive)
+            continue;
+        cairn__fs_oid_session(oid, w->fs->vol, w->sessions[i]);
+        r = leftover(w, oid);
+    }
+    return r;
+}
+
 static int check_run(struct walk *w)
 {
     int r = list_all(w);
@@ -554,13 +601,16 @@ static int check_run(struct walk *w)
     /* The intents' repairs changed the tree: list it afresh. */
     w->n_stripes = 0;
     w->n_intents = 0;
+    w->n_locks = 0;
+    w->n_sessions = 0;
     free(w->nodes);
     w->nodes = NULL;
     w->cap = w->used = 0;
     if ((r = list_all(w)) < 0 || (r = walk_tree(w)) < 0)
         return r;
-    r = inodes_check(w);
-    return r < 0 ? r : stripes_check(w);
+    if ((r = inodes_check(w)) < 0 || (r = stripes_check(w)) < 0)
+        return r;
+    return locks_check(w);
 }
 
 int cairn_fs_check(struct cairn *c, int32_t pool, const char *name, bool repair,
@@ -579,6 +629,8 @@ int cairn_fs_check(struct cairn *c, int32_t pool, const char *name, bool repair,
     free(w.nodes);
     free(w.stripes);
     free(w.intents);
+    free(w.locks);
+    free(w.sessions);
     cairn_fs_close(w.fs);
     if (r == 0)
         *report = rep;

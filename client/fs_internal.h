@@ -158,6 +158,10 @@ int cairn__fs_rename_steps(struct cairn_fs *fs, const struct cairn_fs_cred *cred
 void cairn__fs_locks_init(struct cairn_fs *fs);
 /* Releases the locks this cairn_fs holds and ends its session. */
 void cairn__fs_locks_fini(struct cairn_fs *fs);
+void cairn__fs_oid_locks(char *buf, uint64_t vol, uint64_t ino);
+void cairn__fs_oid_session(char *buf, uint64_t vol, uint64_t sid);
+/* *@alive unless session @sid is gone or missed its lease. */
+int cairn__fs_session_alive(struct cairn_fs *fs, uint64_t sid, bool *alive);
 /* The lease (fs.h CAIRN_FS_LOCK_LEASE_S; tests shorten it). */
 extern int64_t cairn__fs_lock_lease_ns;
 /* For tests: @fs stops its heartbeat and forgets its locks and session

@@ -87,12 +87,12 @@ static int lock_decode(const struct cairn_kv *kv, struct lk_ent *e)
     return e->lk.start == start && e->lk.start <= e->lk.end ? 0 : -EIO;
 }
 
-static void oid_locks(char *buf, uint64_t vol, uint64_t ino)
+void cairn__fs_oid_locks(char *buf, uint64_t vol, uint64_t ino)
 {
     snprintf(buf, CAIRN__FS_OID_MAX, "fs.%016" PRIx64 ".l.%" PRIx64, vol, ino);
 }
 
-static void oid_session(char *buf, uint64_t vol, uint64_t sid)
+void cairn__fs_oid_session(char *buf, uint64_t vol, uint64_t sid)
 {
     snprintf(buf, CAIRN__FS_OID_MAX, "fs.%016" PRIx64 ".s.%016" PRIx64, vol, sid);
 }
@@ -113,7 +113,7 @@ static int session_beat(struct cairn_fs *fs, uint64_t sid, bool create)
         r = create ? cairn_op_create_object(op, true) : cairn_op_assert_exists(op);
     if (r == 0)
         r = cairn_op_setxattr(op, "beat", beat, 8);
-    oid_session(oid, fs->vol, sid);
+    cairn__fs_oid_session(oid, fs->vol, sid);
     return cairn__fs_run(fs, oid, op, r);
 }
 
@@ -169,8 +169,7 @@ static int session_get(struct cairn_fs *fs, uint64_t *sid)
     return r;
 }
 
-/* True unless session @sid is gone or missed its lease. */
-static int session_alive(struct cairn_fs *fs, uint64_t sid, bool *alive)
+int cairn__fs_session_alive(struct cairn_fs *fs, uint64_t sid, bool *alive)
 {
     char oid[CAIRN__FS_OID_MAX];
     uint8_t beat[9];
@@ -178,7 +177,7 @@ static int session_alive(struct cairn_fs *fs, uint64_t sid, bool *alive)
     struct cairn_op *op = cairn_op_create();
     int r = op ? cairn_op_getxattr(op, "beat", beat, sizeof(beat), &len) : -ENOMEM;
 
-    oid_session(oid, fs->vol, sid);
+    cairn__fs_oid_session(oid, fs->vol, sid);
     r = cairn__fs_run(fs, oid, op, r);
     if (r == -ENOENT || r == -ENODATA || (r == 0 && len != 8)) {
         *alive = false;
@@ -260,7 +259,7 @@ static int lock_set_read(struct cairn_fs *fs, uint64_t ino, struct lock_set *s)
     memset(s, 0, sizeof(*s));
     if (r == 0)
         r = cairn_op_omap_list(op, NULL, 0, LOCKS_MAX, &list);
-    oid_locks(oid, fs->vol, ino);
+    cairn__fs_oid_locks(oid, fs->vol, ino);
     r = cairn__fs_run(fs, oid, op, r);
     if (r == -ENOENT)
         return 0;
@@ -296,7 +295,7 @@ static int find_conflict(struct cairn_fs *fs, const struct lock_set *s, uint64_t
         if (e->kind != kind || (e->sid == sid && e->owner == owner) ||
             !overlaps(&e->lk, want) || (e->lk.type == F_RDLCK && want->type == F_RDLCK))
             continue;
-        if (e->sid != sid && (r = session_alive(fs, e->sid, &alive)) < 0)
+        if (e->sid != sid && (r = cairn__fs_session_alive(fs, e->sid, &alive)) < 0)
             return r;
         if (!alive) {
             dead[i] = true;
@@ -428,7 +427,7 @@ static int setlk_once(struct cairn_fs *fs, uint64_t ino, const struct lk_ent *wa
     if (r == 0)
         r = plan_build(&p, &s, dead, want);
     if (r == 0) {
-        oid_locks(oid, fs->vol, ino);
+        cairn__fs_oid_locks(oid, fs->vol, ino);
         r = cairn_op_exec(fs->c, fs->pool, oid, p.op);
         if (r == -ENOENT || r == -EEXIST)
             r = -ECANCELED; /* created or removed meanwhile */
@@ -570,7 +569,7 @@ void cairn__fs_locks_fini(struct cairn_fs *fs)
     }
     beat_stop(l);
     if (l->sid) {
-        oid_session(oid, fs->vol, l->sid);
+        cairn__fs_oid_session(oid, fs->vol, l->sid);
         (void)cairn_remove(fs->c, fs->pool, oid);
     }
     free(l->held);
@@ -583,7 +582,7 @@ int cairn__fs_locks_remove(struct cairn_fs *fs, uint64_t ino)
 {
     char oid[CAIRN__FS_OID_MAX];
 
-    oid_locks(oid, fs->vol, ino);
+    cairn__fs_oid_locks(oid, fs->vol, ino);
     int r = cairn_remove(fs->c, fs->pool, oid);
     return r == -ENOENT ? 0 : r;
 }
