@@ -27,7 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IDLE_APPLY_NS (2 * 1000 * 1000) /* apply deferred blocks after 2 ms idle */
+#define IDLE_APPLY_NS (20 * 1000 * 1000) /* apply deferred blocks after 20 ms idle */
+#define META_CHECK_NS (100 * 1000 * 1000) /* statvfs interval with room to spare */
 
 struct sync_wait {
     int res;
@@ -94,8 +95,10 @@ void osd__wake(struct osd_store *s)
 {
     uint64_t one = 1;
     pthread_cond_signal(&s->cond_work);
-    ssize_t w = write(s->wake_fd, &one, sizeof(one)); /* fails only when saturated */
-    (void)w;
+    if (s->polling) { /* the eventfd only matters to a commit thread in poll() */
+        ssize_t w = write(s->wake_fd, &one, sizeof(one)); /* fails only when saturated */
+        (void)w;
+    }
 }
 
 /* Waits until no read I/O is in flight (inv. 11). */
@@ -225,13 +228,24 @@ static void txn_rollback(struct osd_store *s, const struct txn_mark *m)
     osd__ov_rollback(s->ov, &m->ov);
 }
 
+/* Sets s->meta_low when the metadata file system has less than the reserve
+ * free. A statvfs per group is a syscall per group; while the last one found
+ * at least four times the reserve free, one every META_CHECK_NS suffices
+ * (metadata grows by far less than three reserves in that time). */
 static void check_meta_space(struct osd_store *s)
 {
     struct statvfs st;
-    s->meta_low = false;
-    if (s->opts.meta_reserve_bytes == 0 || statvfs(s->path, &st) != 0)
+    uint64_t now = cairn_now_ns();
+    if (s->opts.meta_reserve_bytes == 0 || (s->meta_roomy && now - s->meta_checked_ns < META_CHECK_NS))
         return;
-    s->meta_low = (uint64_t)st.f_bavail * st.f_frsize < s->opts.meta_reserve_bytes;
+    s->meta_low = false;
+    s->meta_roomy = false;
+    s->meta_checked_ns = now;
+    if (statvfs(s->path, &st) != 0)
+        return;
+    uint64_t avail = (uint64_t)st.f_bavail * st.f_frsize;
+    s->meta_low = avail < s->opts.meta_reserve_bytes;
+    s->meta_roomy = avail / 4 >= s->opts.meta_reserve_bytes;
 }
 
 /* Prepares every transaction of the group; returns how many succeeded. */
@@ -390,8 +404,9 @@ static void kv_wait(struct osd_store *s)
     finalize(s);
 }
 
-/* Seals the current group and hands its batch to the kv thread. */
-static void kv_hand(struct osd_store *s)
+/* Seals the current group: builds its batch and makes it the in-flight one;
+ * the next group starts empty. */
+static struct osd__group *seal(struct osd_store *s)
 {
     struct osd__group *g = s->cur;
     CAIRN_ASSERT(s->inflight == NULL); /* inv. 10: one batch at a time, in group order */
@@ -403,10 +418,39 @@ static void kv_hand(struct osd_store *s)
     s->ov = &s->cur->ov;
     s->inflight = g;
     s->ov_prev = &g->ov;
+    return g;
+}
+
+/* Seals the current group and hands its batch to the kv thread. */
+static void kv_hand(struct osd_store *s)
+{
+    struct osd__group *g = seal(s);
     pthread_mutex_lock(&s->lock);
     s->kv_req = g;
     pthread_cond_signal(&s->cond_kv);
     pthread_mutex_unlock(&s->lock);
+}
+
+/* Seals the current group and writes its batch on this thread. Used for a
+ * group without new-block writes when nothing is queued behind it: the
+ * hand-off to the kv thread and the wake-up back would cost two thread
+ * switches and overlap with nothing but the cheap preparation of what
+ * arrives meanwhile (which then forms the next, larger group). Groups that
+ * wrote data keep the kv thread, so the next group's data writes overlap
+ * this group's WAL sync. */
+static void kv_inline(struct osd_store *s)
+{
+    struct osd__group *g = seal(s);
+    g->kv_result = osd__kv_write(s->kv, g->batch, s->opts.sync);
+    finalize(s);
+}
+
+static bool queue_empty(struct osd_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    bool empty = s->qhead == NULL;
+    pthread_mutex_unlock(&s->lock);
+    return empty;
 }
 
 static void gw_reset(struct osd_store *s)
@@ -517,6 +561,8 @@ static void run_txns(struct osd_store *s, struct turn *t)
     kv_wait(s);
     if (osd__store_is_failed(s) || ok == 0)
         drop_group(s, g);
+    else if (!g->data_written && queue_empty(s))
+        kv_inline(s);
     else
         kv_hand(s);
 }
@@ -604,11 +650,13 @@ static struct osd__qitem *wait_work(struct osd_store *s, bool *kv_ready, bool *s
     pthread_mutex_lock(&s->lock);
     while (s->qhead == NULL && s->kv_done == NULL && !s->stop) {
         if (s->reads_in_flight > 0) {
-            /* wake_fd is written with every signal, so nothing is missed
-             * between the check above and the poll. */
+            /* Every signal from now on also writes wake_fd, so nothing is
+             * missed between the check above and the poll. */
+            s->polling = true;
             pthread_mutex_unlock(&s->lock);
             wait_io_or_wake(s);
             pthread_mutex_lock(&s->lock);
+            s->polling = false;
             continue;
         }
         if (!apply_due(s) || s->inflight != NULL) {

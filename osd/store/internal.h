@@ -468,8 +468,10 @@ struct osd_store {
     /* Queue: protected by lock. */
     pthread_mutex_t lock;
     pthread_cond_t cond_work;   /* the commit thread waits for work */
-    int wake_fd;                /* eventfd, written with cond_work: lets the commit
-                                   thread wait for work and I/O completions at once */
+    int wake_fd;                /* eventfd, written with cond_work while polling: lets
+                                   the commit thread wait for work and I/O completions
+                                   at once */
+    bool polling;               /* the commit thread waits in poll(), not on cond_work */
     pthread_cond_t cond_space;  /* osd_store_apply waits for room */
     struct osd__qitem *qhead;
     struct osd__qitem *qtail;
@@ -515,6 +517,8 @@ struct osd_store {
     int io_error;               /* first data I/O error of the group */
     bool data_written;          /* the group wrote new blocks */
     bool meta_low;              /* metadata file system below the reserve */
+    bool meta_roomy;            /* ...and above four reserves at meta_checked_ns */
+    uint64_t meta_checked_ns;   /* monotonic time of the last statvfs */
     bool hold_deferred;         /* test hook: never apply deferred blocks */
     struct osd__u64map warned;  /* (nid, block) hashes already logged */
 
@@ -541,7 +545,8 @@ void osd__ioreq_put(struct osd_store *s, struct osd__ioreq *r);
 void osd__ioreq_write_done(struct osd_io_req *req, int res);
 /* Waits for every data I/O in flight. */
 int osd__io_drain(struct osd_store *s);
-/* Wakes the commit thread (cond_work and wake_fd); called with s->lock held. */
+/* Wakes the commit thread (cond_work, and wake_fd when it polls); called with
+ * s->lock held. */
 void osd__wake(struct osd_store *s);
 /* Records a new-block write of @count blocks from @src for the group. */
 int osd__gw_add(struct osd_store *s, uint64_t pblock, uint64_t count, const uint8_t *src);
