@@ -512,7 +512,10 @@ static int step_data(struct exec *x, uint32_t i)
     case PROTO_OSD_WRITE_FULL:
         if (s->len > OSD_STORE_OBJECT_MAX)
             return step_fail(x, i, -EFBIG, "past the object size limit");
-        r = osd_txn_truncate(x->txn, x->oid, 0);
+        /* Truncating to the new length, not to 0, leaves the blocks the
+         * write covers allocated: it then overwrites them (a small write in
+         * place through the WAL) instead of freeing and allocating again. */
+        r = osd_txn_truncate(x->txn, x->oid, s->len);
         return built(x, i, r ? r : osd_txn_write(x->txn, x->oid, 0, payload, s->len));
     case PROTO_OSD_TRUNCATE:
         if (s->off > OSD_STORE_OBJECT_MAX)
