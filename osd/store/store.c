@@ -387,10 +387,13 @@ int osd_store_open(const char *path, const struct osd_store_opts *opts, struct o
         OSD__STAT_SET(s, blocks_used, osd__alloc_used(&s->alloc));
         rc = -pthread_create(&s->kv_thread, NULL, osd__kv_main, s);
         s->kv_started = rc == 0;
+        if (rc == 0) /* names for top -H and perf; best effort */
+            (void)pthread_setname_np(s->kv_thread, "store-kv");
     }
     if (rc == 0)
         rc = -pthread_create(&s->thread, NULL, osd__commit_main, s);
     if (rc == 0) {
+        (void)pthread_setname_np(s->thread, "store-commit");
         sem_wait(&s->started);
         rc = s->start_result;
         if (rc != 0)
