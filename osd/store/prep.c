@@ -386,6 +386,12 @@ static bool op_needs_object(uint8_t type)
            type == OSD__OP_OMAP_CLEAR;
 }
 
+static bool op_is_metadata(uint8_t type)
+{
+    return type == OSD__OP_SETXATTR || type == OSD__OP_RMXATTR || type == OSD__OP_OMAP_SET ||
+           type == OSD__OP_OMAP_RM || type == OSD__OP_OMAP_CLEAR;
+}
+
 static int op_object(struct osd_store *s, const struct osd_txn *t, const struct osd__op *op,
                      uint64_t now_ns)
 {
@@ -397,6 +403,7 @@ static int op_object(struct osd_store *s, const struct osd_txn *t, const struct 
         return -ENOENT;
     if (o.exists && op->type == OSD__OP_CREATE_EXCL)
         return -EEXIST;
+    bool created = !o.exists;
     obj_create(s, &o);
     switch (op->type) {
     case OSD__OP_TOUCH:
@@ -421,7 +428,14 @@ static int op_object(struct osd_store *s, const struct osd_txn *t, const struct 
         rc = op_omap(s, &o, op);
         break;
     }
-    return rc != 0 ? rc : obj_store(s, &o, now_ns);
+    if (rc != 0)
+        return rc;
+    /* mtime is the last change of data or size: an xattr or omap change of an
+     * existing object leaves its record alone, which keeps a put per
+     * transaction (the PG log's object) out of the batch. */
+    if (!created && op_is_metadata(op->type))
+        return 0;
+    return obj_store(s, &o, now_ns);
 }
 
 int osd__prep_txn(struct osd_store *s, struct osd_txn *t, uint64_t now_ns)

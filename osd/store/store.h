@@ -156,7 +156,7 @@ int osd_store_apply(struct osd_store *store, struct osd_txn *txn);
  * osd_store_stats.csum_errors and logs the object and block once. */
 struct osd_obj_stat {
     uint64_t size;       /* bytes */
-    uint64_t mtime_ns;   /* wall clock of the last change */
+    uint64_t mtime_ns;   /* wall clock of the last change of data or size */
     uint64_t blocks;     /* allocated 4 KiB blocks */
 };
 

@@ -160,6 +160,39 @@ static void test_store_omap(void **state)
     t_free(t);
 }
 
+static uint64_t mtime_of(struct tstore *t, const char *oid)
+{
+    struct osd_obj_stat st;
+    assert_int_equal(osd_store_stat(t->s, T_COLL, oid, &st), 0);
+    return st.mtime_ns;
+}
+
+/* mtime is the last change of data or size: xattr and omap changes of an
+ * existing object keep it; creating an object by either sets it. */
+static void test_store_mtime_tracks_data(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_setxattr(x, "m", "k", "v", 1), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    uint64_t born = mtime_of(t, "m");
+    assert_true(born > 0);
+    usleep(2000);
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_setxattr(x, "m", "k", "w", 1), 0);
+    assert_int_equal(osd_txn_omap_set(x, "m", "o", 1, "v", 1), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    assert_int_equal(mtime_of(t, "m"), born);
+    assert_int_equal(t_write(t, "m", 0, "data", 4), 0);
+    uint64_t written = mtime_of(t, "m");
+    assert_true(written > born);
+    usleep(2000);
+    assert_int_equal(t_truncate(t, "m", 1), 0);
+    assert_true(mtime_of(t, "m") > written);
+    t_free(t);
+}
+
 static void test_store_collections(void **state)
 {
     (void)state;
@@ -283,6 +316,7 @@ int store_meta_tests(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_xattrs),
         cmocka_unit_test(test_store_omap),
+        cmocka_unit_test(test_store_mtime_tracks_data),
         cmocka_unit_test(test_store_collections),
         cmocka_unit_test(test_store_list_pagination_in_byte_order),
         cmocka_unit_test(test_txn_foreach),
