@@ -1,7 +1,10 @@
 /* A cairn-nbd connection: its lifetime, the fixed newstyle handshake and
  * the option phase (NBD spec "Option haggling"). The transmission phase is
- * in xmit.c. Runs on the server's loop thread; the wire format is
- * proto.c's.
+ * in xmit.c. Runs on libcairn's loop thread; the wire format is proto.c's.
+ * The options that need a synchronous libcairn call (opening or listing
+ * images) park the connection in OPT_WAIT while the control thread (ctl.c)
+ * makes it; the option's payload stays in the input buffer meanwhile, and
+ * the option is answered when the result comes back.
  *
  *   accept: send greeting (FIXED_NEWSTYLE | NO_ZEROES)
  *     FLAGS --client flags ok--> OPT <----------------------------+
@@ -9,17 +12,20 @@
  *                                 +--> OPT_DATA --option replied--+
  *                                 | oversize (not EXPORT_NAME)    |
  *                                 +--> OPT_SKIP --ERR_TOO_BIG-----+
+ *     OPT_DATA --EXPORT_NAME, INFO, GO, LIST--> OPT_WAIT (reading off; the
+ *       control thread opens or lists) --result: replied--> OPT | REQ
  *     OPT_DATA --STARTTLS acked--> STARTTLS --ACK flushed: TLS bufferevent--> OPT
  *       (tls.c; the TLS handshake runs inside the new bufferevent, whose
  *       first decrypted bytes are the next option header)
- *     OPT_DATA --EXPORT_NAME / GO ok--> REQ <--> PAYLOAD | DROP   (xmit.c)
+ *     OPT_WAIT --EXPORT_NAME / GO ok--> REQ <--> PAYLOAD | DROP   (xmit.c)
  *     OPT_DATA --ABORT--> DRAIN;  REQ --DISC or SIGTERM--> DRAIN
  *     DRAIN --nothing in flight, output flushed: shutdown(SHUT_WR)--> LINGER
  *     LINGER --client EOF, or GW_NBD_LINGER_S--> CLOSED
  *       (closing with unread input would send a RST that can destroy the
  *       replies still in flight to the client)
  *     any --EOF, socket or TLS error, protocol violation--> CLOSED
- *     CLOSED --last in-flight request completes--> freed
+ *     CLOSED --last in-flight request or job done--> the image closed on
+ *       the control thread --> freed
  *
  * TLS policy (NBD spec "TLS support"): with --tls require, every option
  * before TLS other than STARTTLS and ABORT gets ERR_TLS_REQD, and
@@ -28,12 +34,17 @@
  *
  * Invariants (conn_check()):
  *   1. c->bev is NULL exactly in CLOSED.
- *   2. c->img is set in REQ, PAYLOAD and DROP (and maybe DRAIN, CLOSED).
+ *   2. c->img is set in REQ, PAYLOAD and DROP (and maybe DRAIN, LINGER,
+ *      CLOSED), and never in the option phase.
  *   3. c->cur is set exactly in PAYLOAD.
  *   4. n_inflight ios are owned by libcairn; the others are on free_ios or
  *      are c->cur.
  *   5. c->tls only when the server has a TLS context; in STARTTLS reading
- *      is off and c->tls is false. */
+ *      is off and c->tls is false.
+ *   6. c->job_busy in OPT_WAIT (reading off); the control thread then owns
+ *      c->job and c->job_*, the loop thread the rest.
+ *   7. A connection is freed only when CLOSED with nothing in flight, no job
+ *      busy and no image open. */
 #include "gateway/nbd/internal.h"
 
 #include "common/assert.h"
@@ -43,6 +54,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,8 +65,9 @@
 static const uint32_t allowed_next[] = {
     [GW_NBD_CONN_FLAGS] = S(OPT) | S(CLOSED),
     [GW_NBD_CONN_OPT] = S(OPT_DATA) | S(OPT_SKIP) | S(CLOSED),
-    [GW_NBD_CONN_OPT_DATA] = S(OPT) | S(STARTTLS) | S(REQ) | S(DRAIN) | S(CLOSED),
+    [GW_NBD_CONN_OPT_DATA] = S(OPT) | S(OPT_WAIT) | S(STARTTLS) | S(DRAIN) | S(CLOSED),
     [GW_NBD_CONN_OPT_SKIP] = S(OPT) | S(CLOSED),
+    [GW_NBD_CONN_OPT_WAIT] = S(OPT) | S(REQ) | S(CLOSED),
     [GW_NBD_CONN_STARTTLS] = S(OPT) | S(CLOSED),
     [GW_NBD_CONN_REQ] = S(PAYLOAD) | S(DROP) | S(DRAIN) | S(CLOSED),
     [GW_NBD_CONN_PAYLOAD] = S(REQ) | S(DRAIN) | S(CLOSED),
@@ -76,6 +89,10 @@ static void conn_check(const struct gw_nbd_conn *c)
         CAIRN_ASSERT(c->srv->ssl_ctx != NULL);
     if (c->state == GW_NBD_CONN_STARTTLS)
         CAIRN_ASSERT(!c->tls);
+    if (c->state == GW_NBD_CONN_OPT_WAIT)
+        CAIRN_ASSERT(c->job_busy);
+    if (c->state < GW_NBD_CONN_REQ) /* the option phase */
+        CAIRN_ASSERT(c->img == NULL);
 }
 
 void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next)
@@ -86,11 +103,51 @@ void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next)
 
 /* ---- lifetime ---- */
 
-static void conn_free(struct gw_nbd_conn *c)
+static struct gw_nbd_conn *conn_of(struct gw_nbd_job *job)
 {
-    CAIRN_ASSERT(c->state == GW_NBD_CONN_CLOSED && c->n_inflight == 0);
-    if (c->img)
-        cairn_image_close(c->img);
+    return (struct gw_nbd_conn *)((char *)job - offsetof(struct gw_nbd_conn, job));
+}
+
+/* Hands c->job to the control thread (inv. 6). */
+static void job_post(struct gw_nbd_conn *c, void (*run)(struct gw_nbd_job *),
+                     void (*done)(struct gw_nbd_job *))
+{
+    CAIRN_ASSERT(!c->job_busy);
+    c->job = (struct gw_nbd_job){.run = run, .done = done};
+    c->job_busy = true;
+    gw_nbd__ctl_post(c->srv, &c->job);
+}
+
+static void conn_release(struct gw_nbd_conn *c);
+
+/* Control thread: cairn_image_close() waits for the handle's I/O. */
+static void close_run(struct gw_nbd_job *job)
+{
+    struct gw_nbd_conn *c = conn_of(job);
+
+    cairn_image_close(c->img);
+    c->img = NULL;
+}
+
+static void close_done(struct gw_nbd_job *job)
+{
+    struct gw_nbd_conn *c = conn_of(job);
+
+    c->job_busy = false;
+    conn_release(c);
+}
+
+/* Frees a CLOSED connection once nothing refers to it (inv. 7), closing
+ * its image first. */
+static void conn_release(struct gw_nbd_conn *c)
+{
+    CAIRN_ASSERT(c->state == GW_NBD_CONN_CLOSED);
+    if (c->n_inflight > 0 || c->job_busy)
+        return;
+    if (c->img) {
+        job_post(c, close_run, close_done);
+        return;
+    }
     gw_nbd__server_conn_gone(c->srv, c);
     free(c);
 }
@@ -117,8 +174,7 @@ void gw_nbd__conn_close(struct gw_nbd_conn *c, const char *why)
         drop_cur(c);
         gw_nbd__conn_set_state(c, GW_NBD_CONN_CLOSED);
     }
-    if (c->n_inflight == 0)
-        conn_free(c);
+    conn_release(c);
 }
 
 bool gw_nbd__conn_maybe_finish(struct gw_nbd_conn *c)
@@ -202,34 +258,106 @@ static uint16_t export_flags(const struct gw_nbd_conn *c)
            (c->structured ? GW_NBD_FLAG_SEND_DF : 0);
 }
 
-/* ---- exports ---- */
+/* ---- exports: opened and listed on the control thread ---- */
 
-static int open_export(struct gw_nbd_conn *c, const char *name, uint32_t len,
-                       struct cairn_image **img)
+/* Control thread: opens c->job_name (pool lookup included); for
+ * NBD_OPT_INFO only its size is kept. */
+static void open_run(struct gw_nbd_job *job)
 {
-    char cname[CAIRN_IMAGE_NAME_MAX + 1];
+    struct gw_nbd_conn *c = conn_of(job);
     int32_t pool;
     int r;
 
-    if (len == 0 || len > CAIRN_IMAGE_NAME_MAX || memchr(name, '\0', len))
-        return -ENOENT;
-    memcpy(cname, name, len);
-    cname[len] = '\0';
-    if ((r = gw_nbd__server_pool(c->srv, &pool)) < 0)
-        return r;
-    r = cairn_image_open(c->srv->cairn, pool, cname, img);
-    if (r < 0 && r != -ENOENT)
+    c->job_img = NULL;
+    if ((r = gw_nbd__server_pool(c->srv, &pool)) == 0)
+        r = cairn_image_open(c->srv->cairn, pool, c->job_name, &c->job_img);
+    if (r == 0) {
+        c->job_size = cairn_image_size(c->job_img);
+        if (c->opt.opt == GW_NBD_OPT_INFO) {
+            cairn_image_close(c->job_img);
+            c->job_img = NULL;
+        }
+    } else if (r != -ENOENT && r != -EINVAL) {
         cairn_log(CAIRN_LOG_WARN, CAIRN_SS_GATEWAY, "nbd %s: open %s/%s: %s", c->peer,
-                  c->srv->pool_name, cname, strerror(-r));
-    return r == -EINVAL ? -ENOENT : r;
+                  c->srv->pool_name, c->job_name, strerror(-r));
+    }
+    c->job_result = r == -EINVAL ? -ENOENT : r;
 }
 
-/* Enters transmission on @img (taken over). */
-static void start_transmission(struct gw_nbd_conn *c, struct cairn_image *img, const char *name,
-                               uint32_t name_len)
+static int list_one(const char *name, void *arg)
 {
-    c->img = img;
-    c->lim.size = cairn_image_size(img);
+    struct evbuffer *out = arg;
+    uint32_t len = (uint32_t)strlen(name);
+    uint8_t hdr[GW_NBD_REP_HDR_LEN + 4];
+
+    gw_nbd_encode_rep_hdr(hdr, GW_NBD_OPT_LIST, GW_NBD_REP_SERVER, 4 + len);
+    gw_nbd_encode_rep_server_hdr(hdr + GW_NBD_REP_HDR_LEN, len);
+    if (evbuffer_add(out, hdr, sizeof(hdr)) < 0 || evbuffer_add(out, name, len) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Control thread: encodes a NBD_REP_SERVER per image into c->job_out. */
+static void list_run(struct gw_nbd_job *job)
+{
+    struct gw_nbd_conn *c = conn_of(job);
+    int32_t pool;
+    int r = gw_nbd__server_pool(c->srv, &pool);
+
+    if (r == 0)
+        r = cairn_image_list(c->srv->cairn, pool, list_one, c->job_out);
+    c->job_result = r;
+}
+
+static void option_resume(struct gw_nbd_conn *c);
+
+static void option_done(struct gw_nbd_job *job)
+{
+    struct gw_nbd_conn *c = conn_of(job);
+
+    c->job_busy = false;
+    if (c->state != GW_NBD_CONN_CLOSED) {
+        option_resume(c);
+        return;
+    }
+    /* Closed meanwhile (client gone, SIGTERM): the image still needs
+     * closing, on the control thread again. */
+    c->img = c->job_img;
+    c->job_img = NULL;
+    if (c->job_out)
+        evbuffer_free(c->job_out);
+    c->job_out = NULL;
+    conn_release(c);
+}
+
+/* Parks @c until the control thread has run @run for c->opt (inv. 6). */
+static int option_park(struct gw_nbd_conn *c, void (*run)(struct gw_nbd_job *))
+{
+    gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT_WAIT);
+    bufferevent_disable(c->bev, EV_READ);
+    job_post(c, run, option_done);
+    return 1;
+}
+
+/* Parks @c to open export @name; 1, or 0 with *@err set when the name can
+ * name no image. */
+static int open_export(struct gw_nbd_conn *c, const char *name, uint32_t len, int *err)
+{
+    if (len == 0 || len > CAIRN_IMAGE_NAME_MAX || memchr(name, '\0', len)) {
+        *err = -ENOENT;
+        return 0;
+    }
+    memcpy(c->job_name, name, len);
+    c->job_name[len] = '\0';
+    return option_park(c, open_run);
+}
+
+/* Enters transmission on c->job_img (taken over). */
+static void start_transmission(struct gw_nbd_conn *c, const char *name, uint32_t name_len)
+{
+    c->img = c->job_img;
+    c->job_img = NULL;
+    c->lim.size = c->job_size;
     c->lim.payload_max = GW_NBD_PAYLOAD_MAX;
     c->lim.structured = c->structured;
     /* Spec, NBD_OPT_SET_META_CONTEXT: contexts apply to the export they were
@@ -242,21 +370,31 @@ static void start_transmission(struct gw_nbd_conn *c, struct cairn_image *img, c
               c->structured ? ", structured replies" : "");
 }
 
+/* Spec: NBD_OPT_EXPORT_NAME has no error reply; the server MUST close. */
+static int export_name_unknown(struct gw_nbd_conn *c)
+{
+    gw_nbd__conn_close(c, "NBD_OPT_EXPORT_NAME of an unknown export");
+    return -1;
+}
+
 static int opt_export_name(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
 {
+    int err;
+
+    return open_export(c, (const char *)data, len, &err) > 0 ? 1 : export_name_unknown(c);
+}
+
+static int export_name_done(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
+{
     uint8_t rep[GW_NBD_EXPORT_NAME_REPLY_LEN];
-    struct cairn_image *img;
     size_t n;
 
-    /* Spec: NBD_OPT_EXPORT_NAME has no error reply; the server MUST close. */
-    if (open_export(c, (const char *)data, len, &img) < 0) {
-        gw_nbd__conn_close(c, "NBD_OPT_EXPORT_NAME of an unknown export");
-        return -1;
-    }
-    n = gw_nbd_encode_export_name_reply(rep, cairn_image_size(img), export_flags(c),
+    if (c->job_result < 0)
+        return export_name_unknown(c);
+    n = gw_nbd_encode_export_name_reply(rep, c->job_size, export_flags(c),
                                         c->client_flags & GW_NBD_FLAG_C_NO_ZEROES);
     evbuffer_add(bufferevent_get_output(c->bev), rep, n);
-    start_transmission(c, img, (const char *)data, len);
+    start_transmission(c, (const char *)data, len);
     return 0;
 }
 
@@ -285,11 +423,16 @@ static void send_infos(struct gw_nbd_conn *c, const struct gw_nbd_info_req *req,
     }
 }
 
-static int opt_info_go(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len, bool go)
+static void send_open_err(struct gw_nbd_conn *c, int err)
+{
+    send_err(c, err == -ENOENT ? GW_NBD_REP_ERR_UNKNOWN : GW_NBD_REP_ERR_PLATFORM,
+             err == -ENOENT ? "no such image (and no default export)" : strerror(-err));
+}
+
+static int opt_info_go(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
 {
     struct gw_nbd_info_req req;
-    struct cairn_image *img;
-    int r;
+    int err;
 
     if (gw_nbd_parse_info_req(data, len, &req) < 0) {
         send_err(c, GW_NBD_REP_ERR_INVALID, "malformed NBD_OPT_INFO/GO");
@@ -299,54 +442,54 @@ static int opt_info_go(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len,
         send_err(c, GW_NBD_REP_ERR_SHUTDOWN, "server shutting down");
         return 0;
     }
-    if ((r = open_export(c, req.name, req.name_len, &img)) < 0) {
-        send_err(c, r == -ENOENT ? GW_NBD_REP_ERR_UNKNOWN : GW_NBD_REP_ERR_PLATFORM,
-                 r == -ENOENT ? "no such image (and no default export)" : strerror(-r));
-        return 0;
-    }
-    send_infos(c, &req, cairn_image_size(img));
-    send_ack(c);
-    if (go)
-        start_transmission(c, img, req.name, req.name_len);
-    else
-        cairn_image_close(img);
+    if (open_export(c, req.name, req.name_len, &err) > 0)
+        return 1;
+    send_open_err(c, err);
     return 0;
 }
 
-struct list_ctx {
-    struct gw_nbd_conn *c;
-};
-
-static int list_one(const char *name, void *arg)
+static int info_go_done(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
 {
-    struct list_ctx *lc = arg;
-    uint8_t hdr[4];
-    uint32_t len = (uint32_t)strlen(name);
+    struct gw_nbd_info_req req;
+    int r = gw_nbd_parse_info_req(data, len, &req);
 
-    gw_nbd_encode_rep_server_hdr(hdr, len);
-    send_rep(lc->c, GW_NBD_REP_SERVER, hdr, sizeof(hdr), name, len);
+    CAIRN_ASSERT(r == 0); /* it parsed before the connection parked */
+    if (c->job_result < 0) {
+        send_open_err(c, c->job_result);
+        return 0;
+    }
+    send_infos(c, &req, c->job_size);
+    send_ack(c);
+    if (c->opt.opt == GW_NBD_OPT_GO)
+        start_transmission(c, req.name, req.name_len);
     return 0;
 }
 
 static int opt_list(struct gw_nbd_conn *c, uint32_t len)
 {
-    struct list_ctx lc = {c};
-    int32_t pool;
-    int r;
-
     if (len != 0) {
         send_err(c, GW_NBD_REP_ERR_INVALID, "NBD_OPT_LIST takes no data");
         return 0;
     }
-    r = gw_nbd__server_pool(c->srv, &pool);
-    if (r == 0)
-        r = cairn_image_list(c->srv->cairn, pool, list_one, &lc);
-    if (r < 0 && r != -ENOENT) {
-        /* Replies already sent stand; the error ends the list. */
-        send_err(c, GW_NBD_REP_ERR_PLATFORM, strerror(-r));
+    if (!(c->job_out = evbuffer_new())) {
+        send_err(c, GW_NBD_REP_ERR_PLATFORM, strerror(ENOMEM));
         return 0;
     }
-    send_ack(c);
+    return option_park(c, list_run);
+}
+
+static int list_done(struct gw_nbd_conn *c)
+{
+    int r = c->job_result;
+
+    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->job_out);
+    evbuffer_free(c->job_out);
+    c->job_out = NULL;
+    /* Replies already sent stand; an error ends the list. */
+    if (r < 0 && r != -ENOENT)
+        send_err(c, GW_NBD_REP_ERR_PLATFORM, strerror(-r));
+    else
+        send_ack(c);
     return 0;
 }
 
@@ -432,7 +575,8 @@ static int tls_policy(struct gw_nbd_conn *c)
     return 1;
 }
 
-/* Handles the option in c->opt with its payload; 0 to go on, -1 closed. */
+/* Handles the option in c->opt with its payload; 0 to go on, 1 parked in
+ * OPT_WAIT (the payload stays buffered), -1 closed. */
 static int handle_option(struct gw_nbd_conn *c, const uint8_t *data, uint32_t len)
 {
     int r;
@@ -455,7 +599,7 @@ static int handle_option(struct gw_nbd_conn *c, const uint8_t *data, uint32_t le
         return opt_list(c, len);
     case GW_NBD_OPT_INFO:
     case GW_NBD_OPT_GO:
-        return opt_info_go(c, data, len, c->opt.opt == GW_NBD_OPT_GO);
+        return opt_info_go(c, data, len);
     case GW_NBD_OPT_STRUCTURED_REPLY:
         if (len != 0) {
             send_err(c, GW_NBD_REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data");
@@ -553,12 +697,38 @@ static int step_opt_data(struct gw_nbd_conn *c, struct evbuffer *in)
         return -1;
     }
     r = handle_option(c, data, len);
-    if (r < 0)
-        return -1;
+    if (r != 0)
+        return r < 0 ? -1 : 0;
     evbuffer_drain(in, len);
     if (c->state == GW_NBD_CONN_OPT_DATA)
         gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
     return 1;
+}
+
+/* A parked option's result is back: answers the option with its payload,
+ * still at the head of the input, then reads on. */
+static void option_resume(struct gw_nbd_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    uint32_t len = c->opt.len;
+    const uint8_t *data = len ? evbuffer_pullup(in, len) : (const uint8_t *)"";
+    int r;
+
+    CAIRN_ASSERT(c->state == GW_NBD_CONN_OPT_WAIT && data != NULL); /* pulled up before */
+    if (c->opt.opt == GW_NBD_OPT_EXPORT_NAME)
+        r = export_name_done(c, data, len);
+    else if (c->opt.opt == GW_NBD_OPT_LIST)
+        r = list_done(c);
+    else
+        r = info_go_done(c, data, len);
+    if (r < 0)
+        return;
+    CAIRN_ASSERT(c->job_img == NULL); /* transmission took it, or INFO closed it */
+    evbuffer_drain(in, len);
+    if (c->state == GW_NBD_CONN_OPT_WAIT)
+        gw_nbd__conn_set_state(c, GW_NBD_CONN_OPT);
+    bufferevent_enable(c->bev, EV_READ);
+    gw_nbd__conn_process(c);
 }
 
 static int step_opt_skip(struct gw_nbd_conn *c, struct evbuffer *in)

@@ -1,8 +1,10 @@
-/* cairn-nbd internals: the server (server.c: listeners, the completion
- * queue from libcairn's thread, signals), a connection's handshake and
- * option phase (conn.c), its transmission phase (xmit.c) and TLS (tls.c).
- * Everything here belongs to the server's loop thread, except the
- * completion queue (srv->done_*, under srv->done_lock). */
+/* cairn-nbd internals: the server (server.c: listeners, signals, the stop
+ * handshake with main()), the control thread for libcairn's synchronous
+ * calls (ctl.c), a connection's handshake and option phase (conn.c), its
+ * transmission phase (xmit.c) and TLS (tls.c). Everything here belongs to
+ * libcairn's loop thread (cairn_loop_call()), except srv->ctl_* and
+ * srv->stop_* (under their locks) and a job between its post and its done
+ * (the control thread's). */
 #ifndef CAIRN_GATEWAY_NBD_INTERNAL_H
 #define CAIRN_GATEWAY_NBD_INTERNAL_H
 
@@ -13,7 +15,6 @@
 
 #include "client/cairn.h"
 #include "client/image.h"
-#include "common/handoff.h"
 #include "gateway/nbd/proto.h"
 
 struct event_base;
@@ -50,16 +51,30 @@ struct gw_nbd_server_opts {
     const char *tls_ca;   /* or NULL; set: client certificates required, verified */
 };
 
+/* Work for the control thread (ctl.c): a synchronous libcairn call, which
+ * must never run on the loop thread (it would wait for that very thread).
+ * Embedded in what it works for; the poster owns it again in @done. */
+struct gw_nbd_job {
+    struct gw_nbd_job *next;                /* srv->ctl_head, under srv->ctl_lock */
+    void (*run)(struct gw_nbd_job *job);    /* control thread: the slow call */
+    void (*done)(struct gw_nbd_job *job);   /* loop thread: use its result */
+};
+
+/* Room before a READ's data for its reply header, so that header and data
+ * go out in one evbuffer chain without a copy. */
+#define GW_NBD_READ_HDR_ROOM GW_NBD_CHUNK_OFFSET_DATA_HDR_LEN
+
 /* One request from receipt to reply. Pooled per connection (conn->ios);
  * only the data buffer is allocated per request. */
 struct gw_nbd_io {
-    struct cairn_handoff_node node; /* first: srv->done while libcairn completes it */
     struct gw_nbd_io *next;     /* free list */
     struct gw_nbd_conn *conn;
     struct gw_nbd_request req;
-    uint8_t *buf;               /* READ/WRITE data, req.length bytes */
+    uint8_t *buf;               /* WRITE: req.length bytes; READ: GW_NBD_READ_HDR_ROOM
+                                 * more, the data after them; BLOCK_STATUS: extents */
     uint32_t got;               /* WRITE payload bytes received */
-    int result;                 /* 0 or -errno, set by the libcairn callback */
+    int result;                 /* 0 or -errno, set by the completion */
+    struct gw_nbd_job job;      /* BLOCK_STATUS: its map on the control thread */
 };
 
 /* Connection states; see the diagram in conn.c. */
@@ -68,6 +83,7 @@ enum gw_nbd_conn_state {
     GW_NBD_CONN_OPT,        /* waiting for an option header */
     GW_NBD_CONN_OPT_DATA,   /* waiting for an option's payload */
     GW_NBD_CONN_OPT_SKIP,   /* dropping an oversize option's payload */
+    GW_NBD_CONN_OPT_WAIT,   /* an option's libcairn call runs on the control thread */
     GW_NBD_CONN_STARTTLS,   /* STARTTLS acked: flushing the ACK, then TLS */
     GW_NBD_CONN_REQ,        /* transmission: waiting for a request header */
     GW_NBD_CONN_PAYLOAD,    /* receiving a WRITE's payload into conn->cur */
@@ -91,6 +107,13 @@ struct gw_nbd_conn {
     bool meta_alloc;                  /* base:allocation set for meta_export */
     char meta_export[CAIRN_IMAGE_NAME_MAX + 1];
     struct cairn_image *img;          /* the export, from NBD_OPT_GO on */
+    struct gw_nbd_job job;            /* an option's open or list, or the final close */
+    bool job_busy;                    /* c->job is with the control thread */
+    struct cairn_image *job_img;      /* the open's result (OPT_WAIT) */
+    uint64_t job_size;                /* the opened image's size */
+    int job_result;                   /* 0 or -errno */
+    struct evbuffer *job_out;         /* NBD_OPT_LIST: the encoded replies */
+    char job_name[CAIRN_IMAGE_NAME_MAX + 1]; /* the export to open */
     struct gw_nbd_limits lim;
     struct gw_nbd_io *cur;            /* WRITE whose payload is arriving */
     struct gw_nbd_io *free_ios;
@@ -101,10 +124,11 @@ struct gw_nbd_conn {
 };
 
 struct gw_nbd_server {
-    struct event_base *base;
+    struct event_base *base;          /* libcairn's, set on its loop thread */
     struct cairn *cairn;
+    const struct gw_nbd_server_opts *opts; /* for setting up on the loop thread */
     char pool_name[256];
-    int32_t pool;                     /* -1 until found */
+    int32_t pool;                     /* -1 until found; the control thread's */
     struct evconnlistener *listeners[GW_NBD_LISTENERS_MAX + 1];
     unsigned n_listeners;
     char *socket_path;                /* to unlink at exit */
@@ -113,30 +137,50 @@ struct gw_nbd_server {
     struct gw_nbd_conn *conns;
     unsigned n_conns;
     bool stopping;
-    struct event *sig_term, *sig_int, *done_ev;
-    struct cairn_handoff done;        /* ios completed by libcairn */
+    struct event *sig_term, *sig_int;
+    pthread_mutex_t stop_lock;        /* main() waits for stopped under it */
+    pthread_cond_t stop_cond;
+    bool stopped;
+    pthread_t ctl_thread;             /* runs jobs (ctl.c) */
+    bool ctl_started;
+    pthread_mutex_t ctl_lock;         /* guards ctl_head, ctl_tail, ctl_quit */
+    pthread_cond_t ctl_cond;
+    struct gw_nbd_job *ctl_head, *ctl_tail;
+    bool ctl_quit;
 };
 
 /* server.c */
+/* Sets up on libcairn's loop thread; main()'s thread. The reason of a
+ * failure is on stderr. */
 int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_server **out);
-/* Runs the loop until SIGTERM/SIGINT and the last connection is gone. */
+/* Waits until SIGTERM/SIGINT and the last connection is gone; main()'s
+ * thread. */
 int gw_nbd_server_run(struct gw_nbd_server *srv);
 void gw_nbd_server_destroy(struct gw_nbd_server *srv);
-/* The pool id, looking it up on first use. -ENOENT. */
+/* The pool id, looking it up on first use. -ENOENT. Control thread only
+ * (the lookup is synchronous). */
 int gw_nbd__server_pool(struct gw_nbd_server *srv, int32_t *pool);
-/* The libcairn callback of every image aio: queues @arg (a gw_nbd_io) for
- * the loop thread. Runs on libcairn's thread. */
-void gw_nbd__io_done(int result, void *arg);
 /* Called by conn.c when a connection is freed. */
 void gw_nbd__server_conn_gone(struct gw_nbd_server *srv, struct gw_nbd_conn *c);
 
+/* ctl.c */
+/* Starts the control thread. -errno. */
+int gw_nbd__ctl_start(struct gw_nbd_server *srv);
+/* Runs the jobs still queued, then joins the thread; not on the loop
+ * thread. */
+void gw_nbd__ctl_stop(struct gw_nbd_server *srv);
+/* Loop thread: queues @job (its run and done set); job->done runs on the
+ * loop thread once job->run returned on the control thread. */
+void gw_nbd__ctl_post(struct gw_nbd_server *srv, struct gw_nbd_job *job);
+
 /* conn.c */
-/* Takes ownership of @fd. */
+/* Takes ownership of @fd on success; on failure the caller closes it. */
 int gw_nbd__conn_create(struct gw_nbd_server *srv, int fd, const char *peer);
 /* Input is available or can be processed again (after backpressure). */
 void gw_nbd__conn_process(struct gw_nbd_conn *c);
 void gw_nbd__conn_set_state(struct gw_nbd_conn *c, enum gw_nbd_conn_state next);
-/* Closes the socket now; frees @c once nothing is in flight. */
+/* Closes the socket now; frees @c once nothing is in flight and its image
+ * is closed (on the control thread). */
 void gw_nbd__conn_close(struct gw_nbd_conn *c, const char *why);
 /* Stop reading; once in-flight requests are answered and flushed, shut
  * down our side and linger (conn.c's diagram). */
@@ -173,7 +217,8 @@ const char *gw_nbd__tls_error(struct gw_nbd_conn *c, char *buf, size_t len);
 int gw_nbd__xmit_step(struct gw_nbd_conn *c);
 /* Reads again after backpressure (either phase), once below the limits. */
 void gw_nbd__xmit_resume(struct gw_nbd_conn *c);
-/* A completion from the done queue, on the loop thread. */
-void gw_nbd__xmit_complete(struct gw_nbd_io *io);
+/* The libcairn callback of every image aio (@arg is the gw_nbd_io):
+ * replies, on the loop thread. */
+void gw_nbd__io_done(int result, void *arg);
 
 #endif

@@ -1,13 +1,14 @@
-/* cairn-nbd's server: the loop thread's event_base, the TCP and unix-socket
- * listeners, SIGTERM/SIGINT (stop listening, let connections in
- * transmission finish their in-flight requests, then leave the loop), and
- * the completion queue that carries libcairn's callbacks over to the loop
- * thread. Connections are in conn.c and xmit.c.
+/* cairn-nbd's server: the TCP and unix-socket listeners, SIGTERM/SIGINT
+ * (stop listening, let connections in transmission finish their in-flight
+ * requests, then let main() return), and the server's lifetime.
+ * Connections are in conn.c and xmit.c.
  *
- * Completion handoff: image aio callbacks run on libcairn's own thread,
- * which must never touch a connection. gw_nbd__io_done() pushes the io on
- * srv->done (common/handoff.h); done_cb() on the loop thread takes the
- * whole queue and completes each io in order. */
+ * Threads: listeners, connections, signals and completions all live on
+ * libcairn's own loop thread (cairn_loop_call(), client/cairn.h), where
+ * libcairn also runs its callbacks: an image aio's callback replies to the
+ * request directly, with no hop between threads. The synchronous libcairn
+ * calls (open, list, map, close) run on the control thread (ctl.c).
+ * main()'s thread only sets up, waits for the stop and tears down. */
 #include "gateway/nbd/internal.h"
 
 #include "common/assert.h"
@@ -27,28 +28,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-/* ---- completions ---- */
-
-void gw_nbd__io_done(int result, void *arg)
-{
-    struct gw_nbd_io *io = arg;
-
-    io->result = result;
-    cairn_handoff_push(&io->conn->srv->done, &io->node);
-}
-
-static void done_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct gw_nbd_server *srv = arg;
-    struct cairn_handoff_node *n = cairn_handoff_take(&srv->done);
-
-    while (n) {
-        struct cairn_handoff_node *next = n->next;
-        gw_nbd__xmit_complete((struct gw_nbd_io *)n);
-        n = next;
-    }
-}
 
 /* ---- listeners ---- */
 
@@ -144,10 +123,16 @@ static void stop_listening(struct gw_nbd_server *srv)
     }
 }
 
+/* Loop thread: once stopping and the last connection is gone, wakes
+ * main() out of gw_nbd_server_run(). */
 static void maybe_exit(struct gw_nbd_server *srv)
 {
-    if (srv->stopping && srv->n_conns == 0)
-        event_base_loopexit(srv->base, NULL);
+    if (!srv->stopping || srv->n_conns > 0)
+        return;
+    pthread_mutex_lock(&srv->stop_lock);
+    srv->stopped = true;
+    pthread_cond_signal(&srv->stop_cond);
+    pthread_mutex_unlock(&srv->stop_lock);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -196,43 +181,76 @@ int gw_nbd__server_pool(struct gw_nbd_server *srv, int32_t *pool)
 
 /* ---- lifetime ---- */
 
-static int create_events(struct gw_nbd_server *srv)
+/* Loop thread: signals and listeners, on libcairn's base. */
+static int setup_on_loop(struct event_base *base, void *arg)
 {
-    int r = cairn_handoff_init(&srv->done);
+    struct gw_nbd_server *srv = arg;
+    const struct gw_nbd_server_opts *opts = srv->opts;
+    int r;
 
-    if (r < 0)
-        return r;
-    srv->done_ev = event_new(srv->base, srv->done.fd, EV_READ | EV_PERSIST, done_cb, srv);
-    srv->sig_term = evsignal_new(srv->base, SIGTERM, signal_cb, srv);
-    srv->sig_int = evsignal_new(srv->base, SIGINT, signal_cb, srv);
-    if (!srv->done_ev || !srv->sig_term || !srv->sig_int || event_add(srv->done_ev, NULL) < 0 ||
-        event_add(srv->sig_term, NULL) < 0 || event_add(srv->sig_int, NULL) < 0)
+    srv->base = base;
+    srv->sig_term = evsignal_new(base, SIGTERM, signal_cb, srv);
+    srv->sig_int = evsignal_new(base, SIGINT, signal_cb, srv);
+    if (!srv->sig_term || !srv->sig_int || event_add(srv->sig_term, NULL) < 0 ||
+        event_add(srv->sig_int, NULL) < 0) {
+        fprintf(stderr, "cairn-nbd: cannot watch signals\n");
         return -ENOMEM;
+    }
+    for (unsigned i = 0; i < opts->n_listen; i++)
+        if ((r = listen_tcp(srv, opts->listen[i])) < 0)
+            return r;
+    if (opts->socket && (r = listen_unix(srv, opts->socket)) < 0)
+        return r;
+    return 0;
+}
+
+/* Loop thread: everything setup_on_loop() made, and the connections left
+ * (none in flight: the server stopped, or never served). */
+static int teardown_on_loop(struct event_base *base, void *arg)
+{
+    struct gw_nbd_server *srv = arg;
+    struct gw_nbd_conn *c, *next;
+
+    (void)base;
+    stop_listening(srv);
+    for (c = srv->conns; c; c = next) {
+        next = c->next;
+        CAIRN_ASSERT(c->n_inflight == 0);
+        gw_nbd__conn_close(c, "server exit"); /* an image is closed by the control thread */
+    }
+    if (srv->sig_term)
+        event_free(srv->sig_term);
+    if (srv->sig_int)
+        event_free(srv->sig_int);
+    srv->sig_term = srv->sig_int = NULL;
     return 0;
 }
 
 int gw_nbd_server_create(const struct gw_nbd_server_opts *opts, struct gw_nbd_server **out)
 {
     struct gw_nbd_server *srv = calloc(1, sizeof(*srv));
-    int r = -ENOMEM;
+    int r;
 
     if (!srv)
         return -ENOMEM;
     srv->cairn = opts->cairn;
+    srv->opts = opts;
     srv->pool = -1;
-    srv->done.fd = -1;
-    snprintf(srv->pool_name, sizeof(srv->pool_name), "%s", opts->pool);
-    srv->base = event_base_new();
-    if (!srv->base || (r = create_events(srv)) < 0)
-        goto out_destroy;
     srv->tls = opts->tls;
+    snprintf(srv->pool_name, sizeof(srv->pool_name), "%s", opts->pool);
+    pthread_mutex_init(&srv->stop_lock, NULL);
+    pthread_cond_init(&srv->stop_cond, NULL);
+    pthread_mutex_init(&srv->ctl_lock, NULL);
+    pthread_cond_init(&srv->ctl_cond, NULL);
     if (opts->tls != GW_NBD_TLS_OFF && (r = gw_nbd__tls_ctx_create(opts, &srv->ssl_ctx)) < 0)
         goto out_destroy;
-    for (unsigned i = 0; i < opts->n_listen; i++)
-        if ((r = listen_tcp(srv, opts->listen[i])) < 0)
-            goto out_destroy;
-    if (opts->socket && (r = listen_unix(srv, opts->socket)) < 0)
+    if ((r = gw_nbd__ctl_start(srv)) < 0) {
+        fprintf(stderr, "cairn-nbd: cannot start a thread: %s\n", strerror(-r));
         goto out_destroy;
+    }
+    if ((r = cairn_loop_call(srv->cairn, setup_on_loop, srv)) < 0)
+        goto out_destroy; /* the reason is on stderr */
+    srv->opts = NULL;
     *out = srv;
     return 0;
 
@@ -243,28 +261,26 @@ out_destroy:
 
 int gw_nbd_server_run(struct gw_nbd_server *srv)
 {
-    return event_base_dispatch(srv->base) < 0 ? -EIO : 0;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopped)
+        pthread_cond_wait(&srv->stop_cond, &srv->stop_lock);
+    pthread_mutex_unlock(&srv->stop_lock);
+    return 0;
 }
 
 void gw_nbd_server_destroy(struct gw_nbd_server *srv)
 {
     if (!srv)
         return;
-    stop_listening(srv);
-    while (srv->conns) {
-        CAIRN_ASSERT(srv->conns->n_inflight == 0); /* the loop ran until they finished */
-        gw_nbd__conn_close(srv->conns, "server exit");
-    }
-    if (srv->done_ev)
-        event_free(srv->done_ev);
-    if (srv->sig_term)
-        event_free(srv->sig_term);
-    if (srv->sig_int)
-        event_free(srv->sig_int);
-    cairn_handoff_fini(&srv->done);
     if (srv->base)
-        event_base_free(srv->base);
+        cairn_loop_call(srv->cairn, teardown_on_loop, srv);
+    gw_nbd__ctl_stop(srv); /* after the closes teardown posted */
+    CAIRN_ASSERT(srv->conns == NULL);
     if (srv->ssl_ctx)
         gw_nbd__tls_ctx_destroy(srv->ssl_ctx);
+    pthread_cond_destroy(&srv->ctl_cond);
+    pthread_mutex_destroy(&srv->ctl_lock);
+    pthread_cond_destroy(&srv->stop_cond);
+    pthread_mutex_destroy(&srv->stop_lock);
     free(srv);
 }

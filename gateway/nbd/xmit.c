@@ -1,8 +1,16 @@
 /* The transmission phase of a cairn-nbd connection (NBD spec
  * "Transmission"): reads request headers and WRITE payloads, checks them
  * (proto.c), starts the image I/O, and replies as each request completes,
- * in completion order. Runs on the loop thread; libcairn's callbacks reach
- * it through the server's completion queue (server.c).
+ * in completion order. Runs on libcairn's loop thread, where the image aio
+ * callbacks (gw_nbd__io_done) reply directly; BLOCK_STATUS maps the image
+ * on the control thread (ctl.c), the request counting as in flight
+ * meanwhile.
+ *
+ * Copies: a WRITE's payload is moved once, from the input buffer into the
+ * request's buffer that libcairn sends from; a READ lands in a buffer with
+ * room for its reply header in front, which is then handed to the output
+ * as one reference, so every reply is one evbuffer add and READ data is
+ * never copied on its way out.
  *
  * Backpressure: at most GW_NBD_INFLIGHT_MAX requests and about
  * GW_NBD_INFLIGHT_BYTES_MAX data bytes are held per connection, counting
@@ -17,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,30 +64,56 @@ static void io_put(struct gw_nbd_conn *c, struct gw_nbd_io *io)
 
 /* ---- replies ---- */
 
-/* The reply to @req: @err is a wire error (0: success, with @len bytes of
- * @data for a READ). With structured replies every reply is structured, a
- * READ's data in one OFFSET_DATA chunk (so NBD_CMD_FLAG_DF always holds). */
-static void reply(struct gw_nbd_conn *c, const struct gw_nbd_request *req, uint32_t err,
-                  const void *data, uint32_t len)
+/* The header of the reply to @req into @hdr: @err is a wire error (0:
+ * success, with @len bytes of data following for a READ). With structured
+ * replies every reply is structured, a READ's data in one OFFSET_DATA
+ * chunk (so NBD_CMD_FLAG_DF always holds). */
+static size_t reply_hdr(const struct gw_nbd_conn *c, const struct gw_nbd_request *req,
+                        uint32_t err, uint32_t len, uint8_t hdr[GW_NBD_READ_HDR_ROOM])
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    uint8_t hdr[GW_NBD_CHUNK_OFFSET_DATA_HDR_LEN];
-    size_t n;
+    if (!c->lim.structured)
+        return gw_nbd_encode_simple_reply(hdr, err, req->cookie);
+    if (err)
+        return gw_nbd_encode_error_hdr(hdr, req->cookie, err, 0);
+    if (req->type == GW_NBD_CMD_READ && len > 0)
+        return gw_nbd_encode_offset_data_hdr(hdr, GW_NBD_REPLY_FLAG_DONE, req->cookie,
+                                             req->offset, len);
+    return gw_nbd_encode_chunk_hdr(hdr, GW_NBD_REPLY_FLAG_DONE, GW_NBD_REPLY_TYPE_NONE,
+                                   req->cookie, 0);
+}
 
-    if (!c->lim.structured) {
-        n = gw_nbd_encode_simple_reply(hdr, err, req->cookie);
-    } else if (err) {
-        n = gw_nbd_encode_error_hdr(hdr, req->cookie, err, 0);
-    } else if (req->type == GW_NBD_CMD_READ && len > 0) {
-        n = gw_nbd_encode_offset_data_hdr(hdr, GW_NBD_REPLY_FLAG_DONE, req->cookie,
-                                          req->offset, len);
-    } else {
-        n = gw_nbd_encode_chunk_hdr(hdr, GW_NBD_REPLY_FLAG_DONE, GW_NBD_REPLY_TYPE_NONE,
-                                    req->cookie, 0);
+/* A reply without data (any error, or a success other than READ and
+ * BLOCK_STATUS). */
+static void reply(struct gw_nbd_conn *c, const struct gw_nbd_request *req, uint32_t err)
+{
+    uint8_t hdr[GW_NBD_READ_HDR_ROOM];
+    size_t n = reply_hdr(c, req, err, 0, hdr);
+
+    evbuffer_add(bufferevent_get_output(c->bev), hdr, n);
+}
+
+static void free_read_buf(const void *data, size_t len, void *buf)
+{
+    (void)data;
+    (void)len;
+    free(buf);
+}
+
+/* A READ's successful reply: header and data from io->buf, whose
+ * ownership moves to the output buffer. */
+static void reply_read(struct gw_nbd_conn *c, struct gw_nbd_io *io)
+{
+    uint8_t hdr[GW_NBD_READ_HDR_ROOM];
+    size_t n = reply_hdr(c, &io->req, 0, io->req.length, hdr);
+    uint8_t *start = io->buf + GW_NBD_READ_HDR_ROOM - n;
+
+    memcpy(start, hdr, n);
+    if (evbuffer_add_reference(bufferevent_get_output(c->bev), start, n + io->req.length,
+                               free_read_buf, io->buf) < 0) {
+        reply(c, &io->req, gw_nbd_errno_to_wire(-ENOMEM));
+        return;
     }
-    evbuffer_add(out, hdr, n);
-    if (!err && req->type == GW_NBD_CMD_READ && len > 0)
-        evbuffer_add(out, data, len);
+    io->buf = NULL;
 }
 
 static void log_failure(struct gw_nbd_conn *c, const struct gw_nbd_request *req, int result)
@@ -116,45 +151,51 @@ static int add_extent(uint64_t off, uint64_t len, bool data, void *arg)
     return 0;
 }
 
-static void block_status(struct gw_nbd_conn *c, const struct gw_nbd_request *req)
+static struct gw_nbd_io *io_of(struct gw_nbd_job *job)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    uint8_t buf[GW_NBD_CHUNK_BLOCK_STATUS_HDR_LEN];
-    struct extents *e = calloc(1, sizeof(*e));
-    uint64_t len = CAIRN_MIN((uint64_t)req->length, (uint64_t)GW_NBD_STATUS_LEN_MAX);
-    int r = -ENOMEM;
+    return (struct gw_nbd_io *)((char *)job - offsetof(struct gw_nbd_io, job));
+}
 
-    /* Synchronous: cairn_image_map has no async form; the range is bounded. */
-    if (e) {
-        e->one = req->flags & GW_NBD_CMD_FLAG_REQ_ONE;
-        r = cairn_image_map(c->img, req->offset, len, add_extent, e);
-        if (r >= 0 && e->n == 0)
-            r = -EIO;
-    }
-    if (r < 0) {
-        log_failure(c, req, r);
-        reply(c, req, gw_nbd_errno_to_wire(r), NULL, 0);
-        free(e);
-        return;
-    }
-    gw_nbd_encode_block_status_hdr(buf, GW_NBD_REPLY_FLAG_DONE, req->cookie,
-                                   GW_NBD_META_CONTEXT_ID, e->n);
-    evbuffer_add(out, buf, sizeof(buf));
-    for (uint32_t i = 0; i < e->n; i++) {
-        gw_nbd_encode_extent(buf, e->len[i], e->status[i]);
-        evbuffer_add(out, buf, GW_NBD_EXTENT_LEN);
-    }
-    free(e);
+/* Control thread: cairn_image_map() is synchronous; the range is bounded. */
+static void map_run(struct gw_nbd_job *job)
+{
+    struct gw_nbd_io *io = io_of(job);
+    struct extents *e = (struct extents *)io->buf;
+    uint64_t len = CAIRN_MIN((uint64_t)io->req.length, (uint64_t)GW_NBD_STATUS_LEN_MAX);
+    int r;
+
+    e->one = io->req.flags & GW_NBD_CMD_FLAG_REQ_ONE;
+    r = cairn_image_map(io->conn->img, io->req.offset, len, add_extent, e);
+    io->result = r < 0 ? r : e->n == 0 ? -EIO : 0;
+}
+
+static void map_done(struct gw_nbd_job *job)
+{
+    gw_nbd__io_done(io_of(job)->result, io_of(job));
+}
+
+/* A BLOCK_STATUS's successful reply, in one evbuffer add. */
+static void reply_extents(struct gw_nbd_conn *c, const struct gw_nbd_io *io)
+{
+    const struct extents *e = (const struct extents *)io->buf;
+    uint8_t buf[GW_NBD_CHUNK_BLOCK_STATUS_HDR_LEN + GW_NBD_EXTENTS_MAX * GW_NBD_EXTENT_LEN];
+    size_t n = gw_nbd_encode_block_status_hdr(buf, GW_NBD_REPLY_FLAG_DONE, io->req.cookie,
+                                              GW_NBD_META_CONTEXT_ID, e->n);
+
+    for (uint32_t i = 0; i < e->n; i++)
+        n += gw_nbd_encode_extent(buf + n, e->len[i], e->status[i]);
+    evbuffer_add(bufferevent_get_output(c->bev), buf, n);
 }
 
 /* ---- starting requests ---- */
 
-/* Accounts a started aio (@r from the submit call) or answers its failure. */
+/* Accounts a started request (@r from the submit call) or answers its
+ * failure. */
 static void submitted(struct gw_nbd_conn *c, struct gw_nbd_io *io, int r)
 {
     if (r < 0) {
         log_failure(c, &io->req, r);
-        reply(c, &io->req, gw_nbd_errno_to_wire(r), NULL, 0);
+        reply(c, &io->req, gw_nbd_errno_to_wire(r));
         io_put(c, io);
         return;
     }
@@ -169,7 +210,8 @@ static void submit(struct gw_nbd_conn *c, struct gw_nbd_io *io)
 
     switch (req->type) {
     case GW_NBD_CMD_READ:
-        r = cairn_image_aio_read(c->img, req->offset, req->length, io->buf, gw_nbd__io_done, io);
+        r = cairn_image_aio_read(c->img, req->offset, req->length,
+                                 io->buf + GW_NBD_READ_HDR_ROOM, gw_nbd__io_done, io);
         break;
     case GW_NBD_CMD_WRITE:
         r = cairn_image_aio_write(c->img, req->offset, req->length, io->buf, gw_nbd__io_done,
@@ -181,6 +223,11 @@ static void submit(struct gw_nbd_conn *c, struct gw_nbd_io *io)
     case GW_NBD_CMD_TRIM:
         r = cairn_image_aio_discard(c->img, req->offset, req->length, gw_nbd__io_done, io);
         break;
+    case GW_NBD_CMD_BLOCK_STATUS:
+        io->job = (struct gw_nbd_job){.run = map_run, .done = map_done};
+        gw_nbd__ctl_post(c->srv, &io->job);
+        r = 0;
+        break;
     default:
         CAIRN_ASSERT(req->type == GW_NBD_CMD_WRITE_ZEROES);
         r = cairn_image_aio_write_zeroes(c->img, req->offset, req->length,
@@ -190,31 +237,43 @@ static void submit(struct gw_nbd_conn *c, struct gw_nbd_io *io)
     submitted(c, io, r);
 }
 
+/* The buffer @req needs while in flight, or 0. */
+static size_t buf_size(const struct gw_nbd_request *req)
+{
+    switch (req->type) {
+    case GW_NBD_CMD_READ:
+        return GW_NBD_READ_HDR_ROOM + (size_t)req->length;
+    case GW_NBD_CMD_WRITE:
+        return req->length;
+    case GW_NBD_CMD_BLOCK_STATUS:
+        return sizeof(struct extents);
+    default:
+        return 0;
+    }
+}
+
 /* Starts a request that passed validation; 1, or -1 when @c closed. */
 static int start(struct gw_nbd_conn *c, const struct gw_nbd_request *req)
 {
+    size_t size = buf_size(req);
     struct gw_nbd_io *io;
 
-    if (req->type == GW_NBD_CMD_BLOCK_STATUS) {
-        block_status(c, req);
-        return 1;
-    }
     /* Zero-length requests are answered without I/O (spec: SHOULD succeed). */
-    if (req->length == 0 && req->type != GW_NBD_CMD_FLUSH) {
-        reply(c, req, 0, NULL, 0);
+    if (req->length == 0 && req->type != GW_NBD_CMD_FLUSH &&
+        req->type != GW_NBD_CMD_BLOCK_STATUS) {
+        reply(c, req, 0);
         return 1;
     }
     io = io_get(c, req);
-    if (req->type == GW_NBD_CMD_READ || req->type == GW_NBD_CMD_WRITE) {
-        io->buf = malloc(req->length);
-        if (!io->buf) {
-            submitted(c, io, -ENOMEM);
-            if (req->type == GW_NBD_CMD_WRITE) {
-                c->skip_left = req->length;
-                gw_nbd__conn_set_state(c, GW_NBD_CONN_DROP);
-            }
-            return 1;
+    if (size)
+        io->buf = req->type == GW_NBD_CMD_BLOCK_STATUS ? calloc(1, size) : malloc(size);
+    if (size && !io->buf) {
+        submitted(c, io, -ENOMEM);
+        if (req->type == GW_NBD_CMD_WRITE) {
+            c->skip_left = req->length;
+            gw_nbd__conn_set_state(c, GW_NBD_CONN_DROP);
         }
+        return 1;
     }
     if (req->type == GW_NBD_CMD_WRITE) {
         c->cur = io;
@@ -250,7 +309,7 @@ static int step_request(struct gw_nbd_conn *c, struct evbuffer *in)
         gw_nbd__conn_close(c, "request too large");
         return -1;
     case GW_NBD_ERROR:
-        reply(c, &req, err, NULL, 0);
+        reply(c, &req, err);
         if (req.type == GW_NBD_CMD_WRITE && req.length > 0) {
             c->skip_left = req.length;
             gw_nbd__conn_set_state(c, GW_NBD_CONN_DROP);
@@ -312,7 +371,7 @@ int gw_nbd__xmit_step(struct gw_nbd_conn *c)
 void gw_nbd__xmit_resume(struct gw_nbd_conn *c)
 {
     if (!c->read_paused || c->state == GW_NBD_CONN_CLOSED || c->state == GW_NBD_CONN_DRAIN ||
-        c->state == GW_NBD_CONN_LINGER || over_limit(c))
+        c->state == GW_NBD_CONN_LINGER || c->state == GW_NBD_CONN_OPT_WAIT || over_limit(c))
         return;
     c->read_paused = false;
     bufferevent_enable(c->bev, EV_READ);
@@ -320,22 +379,37 @@ void gw_nbd__xmit_resume(struct gw_nbd_conn *c)
     gw_nbd__conn_process(c);
 }
 
-void gw_nbd__xmit_complete(struct gw_nbd_io *io)
+/* ---- completion ---- */
+
+static void reply_io(struct gw_nbd_conn *c, struct gw_nbd_io *io)
 {
+    if (io->result < 0) {
+        log_failure(c, &io->req, io->result);
+        reply(c, &io->req, gw_nbd_errno_to_wire(io->result));
+    } else if (io->req.type == GW_NBD_CMD_READ) {
+        reply_read(c, io);
+    } else if (io->req.type == GW_NBD_CMD_BLOCK_STATUS) {
+        reply_extents(c, io);
+    } else {
+        reply(c, &io->req, 0);
+    }
+}
+
+void gw_nbd__io_done(int result, void *arg)
+{
+    struct gw_nbd_io *io = arg;
     struct gw_nbd_conn *c = io->conn;
 
     CAIRN_ASSERT(c->n_inflight > 0);
+    io->result = result;
     c->n_inflight--;
     c->inflight_bytes -= data_bytes(&io->req);
     if (c->state == GW_NBD_CONN_CLOSED) {
         io_put(c, io);
-        if (c->n_inflight == 0)
-            gw_nbd__conn_close(c, "last request done");
+        gw_nbd__conn_close(c, "last request done"); /* frees @c once nothing is in flight */
         return;
     }
-    if (io->result < 0)
-        log_failure(c, &io->req, io->result);
-    reply(c, &io->req, gw_nbd_errno_to_wire(io->result), io->buf, io->req.length);
+    reply_io(c, io);
     io_put(c, io);
     if (c->state == GW_NBD_CONN_DRAIN)
         gw_nbd__conn_maybe_finish(c);

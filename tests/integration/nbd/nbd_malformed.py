@@ -3,7 +3,10 @@
 nbd_malformed.sh): bad client flags, bad option magic, oversize options,
 malformed option payloads, unknown options and exports, and in
 transmission bad magic, out-of-range, oversize and unknown requests. Each
-case asserts the reply the NBD spec names or a closed connection.
+case asserts the reply the NBD spec names or a closed connection. Then the
+options and requests the server answers from its control thread (open,
+list, BLOCK_STATUS): pipelined behind each other and interleaved with I/O,
+or abandoned by a client that closes before the answer.
 
 With --drain MARKER instead: sends 16 writes of 1 MiB, creates MARKER
 (the caller then sends SIGTERM to the server), and checks that every reply
@@ -216,6 +219,80 @@ def transmission_cases():
     s.close()
 
 
+def chunk(s):
+    magic, flags, typ, cookie, length = struct.unpack(">IHHQI", recv_exact(s, 20))
+    if magic != STRUCTURED:
+        fail("bad structured reply magic %x" % magic)
+    return flags, typ, cookie, recv_exact(s, length)
+
+
+def pipelined_options_case():
+    # Options sent at once, without reading: answered in order, although
+    # LIST, INFO and GO wait for the control thread.
+    s = connect()
+    meta = struct.pack(">I", len(EXPORT)) + EXPORT + struct.pack(">I", 1) + \
+        struct.pack(">I", 15) + b"base:allocation"
+    s.sendall(b"".join(struct.pack(">QII", IHAVEOPT, o, len(d)) + d for o, d in [
+        (8, b""), (3, b""), (6, info_payload(EXPORT)), (7, info_payload(b"no-such-image")),
+        (10, meta), (7, info_payload(EXPORT))]))
+    expect_rep(s, 8, ACK, "pipelined STRUCTURED_REPLY")
+    names = []
+    typ, body = recv_rep(s, 3)
+    while typ == SERVER:
+        names.append(body[4:])
+        typ, body = recv_rep(s, 3)
+    if typ != ACK or EXPORT not in names:
+        fail("pipelined LIST: %#x, %r" % (typ, names))
+    typ, _ = recv_rep(s, 6)
+    while typ == INFO:
+        typ, _ = recv_rep(s, 6)
+    if typ != ACK:
+        fail("pipelined INFO: %#x" % typ)
+    expect_rep(s, 7, UNKNOWN, "pipelined GO of a missing export")
+    expect_rep(s, 10, META, "pipelined SET_META_CONTEXT")
+    expect_rep(s, 10, ACK, "pipelined SET_META_CONTEXT")
+    typ, _ = recv_rep(s, 7)
+    while typ == INFO:
+        typ, _ = recv_rep(s, 7)
+    if typ != ACK:
+        fail("pipelined GO: %#x" % typ)
+    return s
+
+
+def block_status_case(s):
+    # BLOCK_STATUS among writes and reads: every request answered once.
+    want = {}
+    for i in range(16):
+        request(s, 7, 0, SIZE, cookie=200 + i)
+        want[200 + i] = "status"
+        request(s, 1, i * 4096, 4096, cookie=300 + i, data=bytes([i]) * 4096)
+        want[300 + i] = "write"
+        request(s, 0, i * 4096, 4096, cookie=400 + i)
+        want[400 + i] = "read"
+    while want:
+        flags, typ, cookie, body = chunk(s)
+        kind = want.get(cookie)
+        ok = {"status": typ == 5 and len(body) >= 12, "write": typ == 0,
+              "read": typ == 1 and len(body) == 8 + 4096}.get(kind, False)
+        if not ok or not flags & 1:
+            fail("BLOCK_STATUS among I/O: cookie %d type %d flags %d" % (cookie, typ, flags))
+        del want[cookie]
+    # and one the client never waits for
+    request(s, 7, 0, SIZE, cookie=500)
+    s.close()
+
+
+def abandoned_cases():
+    # Clients gone while the control thread opens or lists for them.
+    for i in range(8):
+        s = connect()
+        send_opt(s, 7 if i % 2 else 3, info_payload(EXPORT) if i % 2 else b"")
+        s.close()
+    s = connect()
+    send_opt(s, 1, EXPORT)
+    s.close()
+
+
 def drain_case(marker):
     s = connect()
     go(s)
@@ -242,4 +319,6 @@ if len(sys.argv) == 6 and sys.argv[4] == "--drain":
 else:
     handshake_cases()
     transmission_cases()
+    block_status_case(pipelined_options_case())
+    abandoned_cases()
     print("nbd_malformed.py: ok")
