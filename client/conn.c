@@ -35,31 +35,50 @@
 
 /* ---- the queue ---- */
 
-int cairn__post_unless_closing(struct cairn *c, struct cairn__msg *msg)
+/* Wakes the loop for a queue that was empty before this post: a queue that
+ * was not has its wakeup pending already (wake_cb resets the eventfd before
+ * it takes the queue). On the loop thread itself (a daemon serving there,
+ * cairn_loop_call()) the wake event is activated without a syscall. */
+static void queue_wake(struct cairn *c, bool was_empty)
 {
     uint64_t one = 1;
+
+    if (!was_empty)
+        return;
+    if (pthread_equal(pthread_self(), c->thread)) {
+        event_active(c->wake, EV_READ, 1);
+        return;
+    }
+    /* An eventfd write fails only when the counter would overflow, and
+     * then the loop has a wakeup pending anyway. */
+    (void)!write(c->efd, &one, sizeof(one));
+}
+
+int cairn__post_unless_closing(struct cairn *c, struct cairn__msg *msg)
+{
+    bool was_empty;
 
     pthread_mutex_lock(&c->lock);
     if (c->closing) {
         pthread_mutex_unlock(&c->lock);
         return -ECANCELED;
     }
+    was_empty = TAILQ_EMPTY(&c->queue);
     TAILQ_INSERT_TAIL(&c->queue, msg, link);
     pthread_mutex_unlock(&c->lock);
-    (void)!write(c->efd, &one, sizeof(one));
+    queue_wake(c, was_empty);
     return 0;
 }
 
 void cairn__post(struct cairn *c, struct cairn__msg *msg)
 {
-    uint64_t one = 1;
+    bool was_empty;
 
     pthread_mutex_lock(&c->lock);
+    was_empty = TAILQ_EMPTY(&c->queue);
     TAILQ_INSERT_TAIL(&c->queue, msg, link);
     pthread_mutex_unlock(&c->lock);
-    /* An eventfd write fails only when the counter would overflow, and
-     * then the loop has a wakeup pending anyway. */
-    (void)!write(c->efd, &one, sizeof(one));
+    queue_wake(c, was_empty);
 }
 
 int cairn__call_run(struct cairn *c, struct cairn__call *call, cairn__msg_fn fn)
@@ -101,7 +120,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
     struct cairn__msg *msg;
     uint64_t n;
 
-    (void)!read(c->efd, &n, sizeof(n));
+    (void)!read(c->efd, &n, sizeof(n)); /* first: see queue_wake() */
     pthread_mutex_lock(&c->lock);
     TAILQ_CONCAT(&batch, &c->queue, link);
     pthread_mutex_unlock(&c->lock);
