@@ -56,7 +56,7 @@ static int build_args(const struct bench_fio_job *job, char args[][FIO_ARG_LEN],
     ARG("--norandommap");
     ARG("--fallocate=none");
     if (job->fdatasync)
-        ARG("--fdatasync=1");
+        ARG("--fdatasync=%u", job->fdatasync);
     if (job->runtime_ms) {
         ARG("--time_based");
         ARG("--runtime=%ums", job->runtime_ms);

@@ -51,7 +51,7 @@ struct bench_fio_job {
     const char *rw;       /* "randwrite", "write" or "read" */
     unsigned bs_bytes;    /* block size */
     unsigned iodepth;
-    bool fdatasync;      /* fdatasync(2) after every write (--fdatasync=1) */
+    unsigned fdatasync;  /* fdatasync(2) after every this many writes (--fdatasync=N); 0: never */
     unsigned runtime_ms; /* measured time; 0: one pass over the file, untimed */
     unsigned ramp_ms;    /* warm-up before measuring (--ramp_time) */
 };
