@@ -44,7 +44,10 @@ static rocksdb_options_t *kv_options(struct osd__kv *kv, bool create)
     rocksdb_options_set_error_if_exists(o, create);
     rocksdb_options_increase_parallelism(o, 2);
     rocksdb_options_set_max_background_jobs(o, 2);
-    rocksdb_options_set_write_buffer_size(o, 64u << 20);
+    /* 32 MiB memtables (up to three: one filling, two flushing) keep an OSD
+     * under its memory budget; with 64 MiB an OSD peaked at 260 MiB RSS
+     * under replicated writes. Smaller skip lists also cost less per insert. */
+    rocksdb_options_set_write_buffer_size(o, 32u << 20);
     rocksdb_options_set_max_write_buffer_number(o, 3);
     rocksdb_options_set_max_total_wal_size(o, 512u << 20);
     rocksdb_options_set_manual_wal_flush(o, 0);
