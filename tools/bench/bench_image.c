@@ -7,6 +7,7 @@
  *
  * Workloads (names shared with the front-end benchmarks):
  *   randwrite_4k_qd32  randwrite_4k_qd1  randread_4k_qd32  randread_4k_qd1
+ *   randwrite_4k_qd16  randread_4k_qd16 (the size-3 targets are set at QD16)
  *   seqwrite_1m_qd8    seqread_1m_qd8
  * One submitting thread keeps the depth full; completions arrive on
  * libcairn's thread and are counted under a mutex. */
@@ -36,6 +37,7 @@ struct wl {
 static const struct wl workloads[] = {
     {"randwrite_4k_qd32", true, true, 4096, 32},  {"randwrite_4k_qd1", true, true, 4096, 1},
     {"randread_4k_qd32", false, true, 4096, 32},  {"randread_4k_qd1", false, true, 4096, 1},
+    {"randwrite_4k_qd16", true, true, 4096, 16},  {"randread_4k_qd16", false, true, 4096, 16},
     {"seqwrite_1m_qd8", true, false, 1u << 20, 8}, {"seqread_1m_qd8", false, false, 1u << 20, 8},
 };
 #define N_WL (sizeof(workloads) / sizeof(workloads[0]))
