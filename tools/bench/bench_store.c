@@ -389,8 +389,8 @@ static int fio_workload(struct bench *b, enum wl_id id)
         return 0;
     /* The store's writes are durable; fio's main job is not. The same job
      * flushing every write is the like-for-like reference; flushing once per
-     * queue depth of writes is the most any group commit could get out of
-     * this disk durably. */
+     * queue depth of writes shows what a group commit of the whole depth,
+     * without metadata, gets out of this disk durably. */
     job.fdatasync = 1;
     rc = bench_fio_run(&job, &fr);
     if (rc < 0)
@@ -456,7 +456,7 @@ static void print_table(const struct bench *b)
            "(opts.sync=true).\nfio: ioengine=%s direct=1 on a %" PRIu64 " MiB file; "
            "randwrite_4k_qd1 uses --fdatasync=1 (durable per write), the others no flush;\n"
            "\"durable fio\" is the same job with --fdatasync=1, like for like with the store;\n"
-           "\"grouped\" flushes once per iodepth writes: the best a durable group commit gets.\n",
+           "\"grouped\" flushes once per iodepth writes: a durable group commit, no metadata.\n",
            b->backend == OSD_IO_AIO ? "libaio" : "io_uring", b->size_bytes >> 20);
 }
 
