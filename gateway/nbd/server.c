@@ -62,9 +62,9 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
 static int add_listener(struct gw_nbd_server *srv, const struct sockaddr *sa, int sa_len,
                         const char *what)
 {
-    struct evconnlistener *lev = evconnlistener_new_bind(
-        srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-        128, sa, sa_len);
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+    struct evconnlistener *lev =
+        evconnlistener_new_bind(srv->base, accept_cb, srv, flags, 128, sa, sa_len);
 
     if (!lev) {
         int err = errno ? errno : EADDRINUSE;

@@ -236,7 +236,8 @@ static void check_meta_space(struct osd_store *s)
 {
     struct statvfs st;
     uint64_t now = cairn_now_ns();
-    if (s->opts.meta_reserve_bytes == 0 || (s->meta_roomy && now - s->meta_checked_ns < META_CHECK_NS))
+    if (s->opts.meta_reserve_bytes == 0 ||
+        (s->meta_roomy && now - s->meta_checked_ns < META_CHECK_NS))
         return;
     s->meta_low = false;
     s->meta_roomy = false;
