@@ -375,12 +375,14 @@ static void finalize(struct osd_store *s)
     s->inflight = NULL;
     s->ov_prev = NULL;
     if (g->kv_result == 0) {
+        osd__rc_apply(&s->rcache, &g->ov);
         drain_reads(s); /* inv. 11: no read of a freed block is still in flight */
         osd__alloc_commit(&s->alloc);
         osd__dfr_commit(s);
         OSD__STAT_ADD(s, kv_commits, 1);
     } else {
         osd__store_fail(s, g->kv_result, "metadata write");
+        osd__rc_clear(&s->rcache); /* RocksDB's state is unknown now */
         /* inv. 9: reads must not see images that never became durable. */
         osd__dfr_rollback(s, 0);
         fail_txns(g->txns, g->kv_result == -ENOSPC ? -ENOSPC : -EIO);

@@ -78,6 +78,8 @@ size_t osd__key_xattr(uint8_t *out, uint64_t nid, const void *name, size_t name_
 size_t osd__key_omap(uint8_t *out, uint64_t nid, const void *key, size_t key_len);
 size_t osd__key_alloc(uint8_t *out, uint32_t region);
 size_t osd__key_defer(uint8_t *out, uint64_t seq);
+/* FNV-1a of a key: the overlay's and the record cache's hash. */
+uint32_t osd__key_hash(const void *k, size_t kl);
 extern const uint8_t osd__key_next_nid[];
 #define OSD__KEY_NEXT_NID_LEN 4u
 
@@ -215,6 +217,42 @@ int osd__ov_get(const struct osd__overlay *ov, const void *k, size_t kl, const u
 bool osd__ov_is_latest(const struct osd__overlay *ov, uint32_t i);
 void osd__ov_mark(const struct osd__overlay *ov, struct osd__ov_mark *m);
 void osd__ov_rollback(struct osd__overlay *ov, const struct osd__ov_mark *m);
+
+/* ---- rcache.c: committed records the commit thread looked up ----------- */
+
+/* A byte-bounded LRU cache of collection, object and extent records (C, O and
+ * E keys) exactly as RocksDB holds them, absences included. Filled by lookups
+ * that reached RocksDB and by each group's changes once its batch is durable,
+ * so for any key it holds it agrees with RocksDB (docs/store.md §4). Range
+ * deletes are not applied: they only cover keys of a removed object's nid,
+ * which is never looked up again (nids are never reused). Commit thread only. */
+struct osd__rc_entry;
+
+struct osd__rcache {
+    struct osd__rc_entry **buckets;
+    uint32_t nbuckets;            /* a power of two, 0 when disabled */
+    uint32_t count;
+    size_t bytes;                 /* entries, keys and values */
+    size_t max_bytes;
+    struct osd__rc_entry *newest; /* LRU list: newest ... oldest */
+    struct osd__rc_entry *oldest;
+};
+
+/* @max_bytes 0 disables the cache (every get misses, sets are ignored). */
+int osd__rc_init(struct osd__rcache *c, size_t max_bytes);
+void osd__rc_fini(struct osd__rcache *c);
+void osd__rc_clear(struct osd__rcache *c);
+/* True for the kinds of keys the cache holds. */
+bool osd__rc_is_cached_kind(const void *k, size_t kl);
+/* 1 with the value (valid until the next call on the cache), 0 when RocksDB
+ * does not have the key, -ENOENT when the cache does not know. */
+int osd__rc_get(struct osd__rcache *c, const void *k, size_t kl, const uint8_t **val,
+                size_t *vl);
+/* Records the value RocksDB holds for @k (@val NULL: absent). When memory
+ * runs out the key is forgotten instead, never left stale. */
+void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl);
+/* Applies a group's changes once its batch is durable. */
+void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov);
 
 /* ---- alloc.c: the block allocator (commit thread) ----------------------- */
 
@@ -445,6 +483,8 @@ struct osd__stats {
     uint64_t deferred_pending;
     uint64_t csum_errors;
     uint64_t blocks_used;
+    uint64_t kv_lookups;
+    uint64_t record_cache_hits;
 };
 
 /* One group of transactions: prepared by the commit thread, then written by
@@ -500,6 +540,7 @@ struct osd_store {
     struct osd__overlay *ov;    /* &cur->ov */
     struct osd__overlay *ov_prev; /* &inflight->ov, or NULL */
     struct osd__dmap dmap;
+    struct osd__rcache rcache;
     struct osd__u64map gwmap;   /* pblock -> source of a pending group write */
     struct osd__gwrite *gw;
     uint32_t ngw;
@@ -555,7 +596,8 @@ int osd__io_sync(struct osd_store *s, int op, uint64_t pblock, void *buf, size_t
 
 /* prep.c: preparing one transaction into the overlay */
 int osd__prep_txn(struct osd_store *s, struct osd_txn *t, uint64_t now_ns);
-/* Overlay, then RocksDB. 1 with *val valid until the group ends, 0 when absent, -EIO. */
+/* Overlay, record cache, then RocksDB. 1 with *val valid until the group ends,
+ * 0 when absent, -EIO. */
 int osd__lookup(struct osd_store *s, const void *k, size_t kl, const uint8_t **val,
                 size_t *vl);
 /* The current, then the in-flight overlay: 1, 0 (deleted) or -ENOENT (unknown). */

@@ -15,6 +15,15 @@
 
 const uint8_t osd__key_next_nid[OSD__KEY_NEXT_NID_LEN] = {'S', 'n', 'i', 'd'};
 
+uint32_t osd__key_hash(const void *k, size_t kl)
+{
+    const uint8_t *p = k;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < kl; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
 void osd__put_be32(uint8_t *p, uint32_t v)
 {
     for (int i = 3; i >= 0; i--, v >>= 8)

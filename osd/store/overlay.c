@@ -14,15 +14,6 @@
 #define ARENA_CHUNK (1u << 20)
 #define ARENA_KEEP (8u << 20)  /* bytes of chunks kept across groups */
 
-static uint32_t hash_key(const void *k, size_t kl)
-{
-    const uint8_t *p = k;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < kl; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
-}
-
 static void *arena_alloc(struct osd__arena *a, size_t len)
 {
     len = CAIRN_ALIGN_UP(len, 16);
@@ -155,7 +146,7 @@ static int append(struct osd__overlay *ov, uint8_t kind, const void *k, size_t k
         .val = kc + kl,
         .klen = (uint32_t)kl,
         .vlen = (uint32_t)vl,
-        .hash = hash_key(k, kl),
+        .hash = osd__key_hash(k, kl),
         .hnext = -1,
         .kind = kind,
     };
@@ -194,7 +185,7 @@ static int32_t find(const struct osd__overlay *ov, const void *k, size_t kl, uin
 int osd__ov_get(const struct osd__overlay *ov, const void *k, size_t kl, const uint8_t **val,
                 size_t *vl)
 {
-    int32_t i = find(ov, k, kl, hash_key(k, kl));
+    int32_t i = find(ov, k, kl, osd__key_hash(k, kl));
     if (i < 0)
         return -ENOENT;
     const struct osd__ov_entry *e = &ov->ents[i];

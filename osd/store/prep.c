@@ -42,28 +42,48 @@ bool osd__ov_entry_live(struct osd_store *s, const struct osd__overlay *ov, uint
     return ov == s->ov || osd__ov_get(s->ov, e->key, e->klen, &v, &vl) == -ENOENT;
 }
 
+/* The group's copy of a looked-up value: valid until the group ends. */
+static int arena_copy(struct osd_store *s, const void *v, size_t len, const uint8_t **val,
+                      size_t *vl)
+{
+    uint8_t *copy = osd__ov_alloc(s->ov, len);
+    if (copy == NULL)
+        return -ENOMEM;
+    memcpy(copy, v, len);
+    *val = copy;
+    *vl = len;
+    return 1;
+}
+
 int osd__lookup(struct osd_store *s, const void *k, size_t kl, const uint8_t **val,
                 size_t *vl)
 {
     int rc = osd__ov_state(s, k, kl, val, vl);
     if (rc != -ENOENT)
         return rc;
+    bool cached_kind = osd__rc_is_cached_kind(k, kl);
+    const uint8_t *cv;
+    size_t cvl;
+    rc = cached_kind ? osd__rc_get(&s->rcache, k, kl, &cv, &cvl) : -ENOENT;
+    if (rc != -ENOENT) {
+        OSD__STAT_ADD(s, record_cache_hits, 1);
+        return rc == 0 ? 0 : arena_copy(s, cv, cvl, val, vl);
+    }
     void *v;
     size_t len;
+    OSD__STAT_ADD(s, kv_lookups, 1);
     rc = osd__kv_get(s->kv, k, kl, &v, &len);
+    if (rc == -ENOENT && cached_kind)
+        osd__rc_set(&s->rcache, k, kl, NULL, 0);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)
         return -EIO;
-    uint8_t *copy = osd__ov_alloc(s->ov, len);
-    if (copy != NULL)
-        memcpy(copy, v, len);
+    if (cached_kind)
+        osd__rc_set(&s->rcache, k, kl, v, len);
+    rc = arena_copy(s, v, len, val, vl);
     free(v);
-    if (copy == NULL)
-        return -ENOMEM;
-    *val = copy;
-    *vl = len;
-    return 1;
+    return rc;
 }
 
 static int coll_exists(struct osd_store *s, const struct osd_txn *t)

@@ -35,6 +35,7 @@ void osd_store_opts_default(struct osd_store_opts *opts)
     opts->meta_reserve_bytes = 64ull << 20;
     opts->sync = true;
     opts->deferred_max_bytes = 16u << 10;
+    opts->record_cache_bytes = 8u << 20;
 }
 
 static void path_join(char *out, size_t cap, const char *dir, const char *name)
@@ -271,6 +272,8 @@ static int init_memory(struct osd_store *s)
         rc = osd__u64map_init(&s->gwmap, 1024);
     if (rc == 0)
         rc = osd__u64map_init(&s->warned, 64);
+    if (rc == 0)
+        rc = osd__rc_init(&s->rcache, s->opts.record_cache_bytes);
     if (rc != 0)
         return rc;
     s->batch = osd__kv_batch_create();
@@ -320,6 +323,7 @@ static void store_free(struct osd_store *s)
     osd__dmap_fini(&s->dmap);
     osd__u64map_fini(&s->gwmap);
     osd__u64map_fini(&s->warned);
+    osd__rc_fini(&s->rcache);
     free(s->gw);
     free(s->scratch);
     free(s->read_pool);
@@ -452,6 +456,8 @@ void osd_store_get_stats(struct osd_store *s, struct osd_store_stats *out)
     out->deferred_writes = __atomic_load_n(&s->stats.deferred_writes, __ATOMIC_RELAXED);
     out->deferred_pending = __atomic_load_n(&s->stats.deferred_pending, __ATOMIC_RELAXED);
     out->csum_errors = __atomic_load_n(&s->stats.csum_errors, __ATOMIC_RELAXED);
+    out->kv_lookups = __atomic_load_n(&s->stats.kv_lookups, __ATOMIC_RELAXED);
+    out->record_cache_hits = __atomic_load_n(&s->stats.record_cache_hits, __ATOMIC_RELAXED);
 }
 
 int osd__store_call(struct osd_store *s, int (*fn)(struct osd_store *, void *), void *arg)

@@ -51,12 +51,15 @@ struct osd_store_opts {
                                      batch and are applied in place later, so a group of
                                      small writes costs one flush instead of two (the data
                                      file's and the WAL's); larger ones go copy-on-write */
+    size_t record_cache_bytes;    /* committed collection, object and extent records kept in
+                                     memory for the commit thread's lookups; 0 disables */
 };
 
 /* Fills @opts with defaults: 1 GiB data file, default backend, depth 128,
  * 1024 transactions in flight, 64 MiB metadata reserve, sync on, writes of
  * up to 16 KiB deferred (one WAL flush instead of a data flush plus a WAL
- * flush: about half the latency of a small durable write on this kind of disk). */
+ * flush: about half the latency of a small durable write on this kind of disk),
+ * an 8 MiB record cache. */
 void osd_store_opts_default(struct osd_store_opts *opts);
 
 /* Creates a new store in directory @path (created if missing; must not hold a
@@ -207,6 +210,8 @@ struct osd_store_stats {
     uint64_t deferred_writes;    /* small writes that went through the RocksDB batch */
     uint64_t deferred_pending;   /* deferred writes not yet applied in place */
     uint64_t csum_errors;        /* blocks that failed crc32c verification on read */
+    uint64_t kv_lookups;         /* point reads the commit thread sent to RocksDB */
+    uint64_t record_cache_hits;  /* lookups the record cache answered instead */
 };
 void osd_store_get_stats(struct osd_store *store, struct osd_store_stats *out);
 bool osd_store_is_failed(struct osd_store *store);

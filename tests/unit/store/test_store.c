@@ -1,10 +1,12 @@
 /* Object store: life cycle (mkfs, open, close, locking), builder argument
  * checks, queueing limits and the failed state. main() also runs the groups
- * in test_store_data.c, test_store_meta.c and test_store_fault.c. */
+ * in test_store_data.c, test_store_meta.c, test_store_fault.c and
+ * test_store_cache.c. */
 #include "store_test.h"
 
 int store_data_tests(void);
 int store_meta_tests(void);
+int store_cache_tests(void);
 int store_fault_tests(void);
 
 static void test_store_mkfs_twice_is_eexist(void **state)
@@ -183,6 +185,7 @@ int main(void)
     int failed = cmocka_run_group_tests_name("store_lifecycle", tests, NULL, NULL);
     failed += store_data_tests();
     failed += store_meta_tests();
+    failed += store_cache_tests();
     failed += store_fault_tests();
     return failed != 0;
 }
