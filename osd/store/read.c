@@ -24,15 +24,27 @@ struct run {
     uint32_t count;
 };
 
-/* A committed-or-in-flight value: the in-flight group's overlay, then
- * RocksDB (the current group is empty while reads start). malloc'd. */
+/* A committed-or-in-flight value: the in-flight group's overlay, then the
+ * record cache, then RocksDB (the current group is empty while reads start).
+ * malloc'd. */
 static int read_get(struct osd_store *s, const void *k, size_t kl, void **val, size_t *vl)
 {
     const uint8_t *v;
     size_t len;
     int rc = s->ov_prev != NULL ? osd__ov_get(s->ov_prev, k, kl, &v, &len) : -ENOENT;
-    if (rc == -ENOENT)
-        return osd__kv_get(s->kv, k, kl, val, vl);
+    bool cached_kind = rc == -ENOENT && osd__rc_is_cached_kind(k, kl);
+    if (cached_kind) {
+        rc = osd__rc_get(&s->rcache, k, kl, &v, &len);
+        if (rc != -ENOENT)
+            OSD__STAT_ADD(s, record_cache_hits, 1);
+    }
+    if (rc == -ENOENT) {
+        OSD__STAT_ADD(s, kv_lookups, 1);
+        rc = osd__kv_get(s->kv, k, kl, val, vl);
+        if (cached_kind && (rc == 0 || rc == -ENOENT))
+            osd__rc_set(&s->rcache, k, kl, rc == 0 ? *val : NULL, rc == 0 ? *vl : 0);
+        return rc;
+    }
     if (rc == 0)
         return -ENOENT;
     *val = malloc(len + 1);
