@@ -254,19 +254,36 @@ static ssize_t feed_header(struct proto_frame_decoder *d, const uint8_t *buf, si
     return (ssize_t)n;
 }
 
+size_t proto_frame_decoder_window(struct proto_frame_decoder *d, uint8_t **dst)
+{
+    if (d->error || (d->section != SEC_META && d->section != SEC_DATA))
+        return 0;
+    bool meta = d->section == SEC_META;
+    size_t total = meta ? d->cur.hdr.meta_len : d->cur.hdr.data_len;
+    CAIRN_ASSERT(d->have < total); /* inv. 2 */
+    *dst = (meta ? d->cur.meta : d->cur.data) + d->have;
+    return total - d->have;
+}
+
+void proto_frame_decoder_commit(struct proto_frame_decoder *d, size_t n)
+{
+    uint8_t *dst = NULL;
+    size_t want = proto_frame_decoder_window(d, &dst);
+
+    CAIRN_ASSERT(n <= want);
+    d->crc = cairn_crc32c(d->crc, dst, n);
+    d->have += n;
+    if (n == want)
+        next_section(d, d->section);
+}
+
 static ssize_t feed_payload(struct proto_frame_decoder *d, const uint8_t *buf, size_t len)
 {
-    bool meta = d->section == SEC_META;
-    uint8_t *dst = meta ? d->cur.meta : d->cur.data;
-    size_t total = meta ? d->cur.hdr.meta_len : d->cur.hdr.data_len;
-    size_t n = CAIRN_MIN(len, total - d->have);
+    uint8_t *dst = NULL;
+    size_t n = CAIRN_MIN(len, proto_frame_decoder_window(d, &dst));
 
-    CAIRN_ASSERT(d->have < total); /* inv. 2 */
-    memcpy(dst + d->have, buf, n);
-    d->crc = cairn_crc32c(d->crc, buf, n);
-    d->have += n;
-    if (d->have == total)
-        next_section(d, d->section);
+    memcpy(dst, buf, n);
+    proto_frame_decoder_commit(d, n);
     return (ssize_t)n;
 }
 

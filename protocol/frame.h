@@ -101,4 +101,13 @@ void proto_frame_decoder_fini(struct proto_frame_decoder *d);
 ssize_t proto_frame_decoder_feed(struct proto_frame_decoder *d, const uint8_t *buf, size_t len,
                                  struct proto_frame *out, bool *done);
 
+/* Direct reads: inside a payload section the decoder can take bytes straight
+ * from a socket into the frame, without the copy out of an input buffer.
+ * Returns how many bytes the section still wants (0 outside a payload
+ * section or after an error) and where they go in *@dst. A frame's sections
+ * never complete the frame (the trailer follows), so no frame is returned. */
+size_t proto_frame_decoder_window(struct proto_frame_decoder *d, uint8_t **dst);
+/* Accounts @n (at most the window) bytes written at the window's start. */
+void proto_frame_decoder_commit(struct proto_frame_decoder *d, size_t n);
+
 #endif

@@ -28,6 +28,7 @@ struct evconnlistener;
 #define PROTO_MSGR_LINGER_MS 1000u /* a refusal's flush-and-close, at most */
 #define PROTO_MSGR_QUEUE_MAX_DEFAULT (256u << 20)
 #define PROTO_MSGR_MAX_SINGLE_IO (256u << 10) /* bytes per read(2)/write(2): work per turn */
+#define PROTO_MSGR_DIRECT_MIN (64u << 10) /* payload left to read straight into the frame */
 #define PROTO_MSGR_HS_META_MAX 512u           /* metadata bound of frames before OPEN */
 #define PROTO_MSGR_ACCEPT_PAUSE_MS 100u       /* accepts paused after accept(2) failed */
 #define PROTO_MSGR_REQ_CACHE 256u             /* request contexts kept for reuse */

@@ -475,6 +475,32 @@ static int conn_read_socket(struct bufferevent *bev, struct evbuffer *in)
     return 0;
 }
 
+/* Reads the rest of a large payload section straight into the frame when
+ * nothing is buffered ahead of it: saves copying every byte of a 4 MiB write
+ * out of the input evbuffer. Returns 1 when it read (or failed: *@r set), 0
+ * when the evbuffer path must read. */
+static int conn_read_direct(struct proto_conn *c, struct bufferevent *bev, struct evbuffer *in,
+                            int *r)
+{
+    uint8_t *dst = NULL;
+    size_t want = proto_frame_decoder_window(&c->dec, &dst);
+
+    if (want < PROTO_MSGR_DIRECT_MIN || c->state != PROTO_CONN_OPEN ||
+        evbuffer_get_length(in) > 0)
+        return 0;
+    ssize_t n = recv(bufferevent_getfd(bev), dst, CAIRN_MIN(want, PROTO_MSGR_MAX_SINGLE_IO),
+                     MSG_DONTWAIT);
+    if (n > 0) {
+        proto_frame_decoder_commit(&c->dec, (size_t)n);
+        *r = 0;
+    } else if (n == 0) {
+        *r = -ECONNRESET;
+    } else {
+        *r = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+    }
+    return 1;
+}
+
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct proto_conn *c = arg;
@@ -488,7 +514,8 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     if (!bev || c->state == PROTO_CONN_CONNECTING)
         return;
     in = bufferevent_get_input(bev);
-    r = conn_read_socket(bev, in);
+    if (!conn_read_direct(c, bev, in, &r))
+        r = conn_read_socket(bev, in);
     proto__conn_hold(c);
     if (c->state == PROTO_CONN_LINGER)
         evbuffer_drain(in, evbuffer_get_length(in));
