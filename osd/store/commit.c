@@ -276,22 +276,69 @@ static unsigned prepare_txns(struct osd_store *s, struct osd__qitem *txns)
     return ok;
 }
 
-/* Turns the overlay log into the group's batch (newest entry per key, in
- * log order, so range deletes keep their place) plus allocator regions. */
+static int entry_key_cmp(const void *a, const void *b)
+{
+    const struct osd__ov_entry *x = *(const struct osd__ov_entry *const *)a;
+    const struct osd__ov_entry *y = *(const struct osd__ov_entry *const *)b;
+    int c = memcmp(x->key, y->key, CAIRN_MIN(x->klen, y->klen));
+    return c != 0 ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+static void batch_add(struct osd__kv_batch *b, const struct osd__ov_entry *e)
+{
+    if (e->kind == OSD__OV_PUT)
+        osd__kv_batch_put(b, e->key, e->klen, e->val, e->vlen);
+    else
+        osd__kv_batch_del(b, e->key, e->klen);
+}
+
+/* Adds the newest entry of each key logged in ents[from, to), in key order:
+ * RocksDB keeps the position of its last memtable insert, so an insert next
+ * to the previous one skips most of the skip-list search. The keys are
+ * distinct, so their order within the run does not matter. Without memory
+ * for the sort, log order. */
+static void add_run_sorted(struct osd_store *s, struct osd__group *g, uint32_t from, uint32_t to)
+{
+    if (to - from > s->sort_cap) {
+        uint32_t cap = CAIRN_MAX(to - from, 2 * s->sort_cap);
+        const struct osd__ov_entry **v = realloc(s->sort_buf, cap * sizeof(*v));
+        if (v != NULL) {
+            s->sort_buf = v;
+            s->sort_cap = cap;
+        }
+    }
+    uint32_t n = 0;
+    for (uint32_t i = from; i < to; i++) {
+        if (!osd__ov_is_latest(&g->ov, i))
+            continue;
+        if (to - from > s->sort_cap)
+            batch_add(g->batch, &g->ov.ents[i]);
+        else
+            s->sort_buf[n++] = &g->ov.ents[i];
+    }
+    if (n > 1)
+        qsort(s->sort_buf, n, sizeof(*s->sort_buf), entry_key_cmp);
+    for (uint32_t i = 0; i < n; i++)
+        batch_add(g->batch, s->sort_buf[i]);
+}
+
+/* Turns the overlay log into the group's batch (the newest entry per key;
+ * range deletes keep their place in the log, the runs between them are
+ * sorted) plus allocator regions. */
 static void build_batch(struct osd_store *s, struct osd__group *g)
 {
     struct osd__kv_batch *b = g->batch;
     osd__kv_batch_clear(b);
-    for (uint32_t i = 0; i < g->ov.n; i++) {
-        const struct osd__ov_entry *e = &g->ov.ents[i];
-        if (e->kind == OSD__OV_DEL_RANGE)
-            osd__kv_batch_del_range(b, e->key, e->klen, e->val, e->vlen);
-        else if (!osd__ov_is_latest(&g->ov, i))
+    uint32_t run = 0;
+    for (uint32_t i = 0; i <= g->ov.n; i++) {
+        if (i < g->ov.n && g->ov.ents[i].kind != OSD__OV_DEL_RANGE)
             continue;
-        else if (e->kind == OSD__OV_PUT)
-            osd__kv_batch_put(b, e->key, e->klen, e->val, e->vlen);
-        else
-            osd__kv_batch_del(b, e->key, e->klen);
+        add_run_sorted(s, g, run, i);
+        run = i + 1;
+        if (i < g->ov.n) {
+            const struct osd__ov_entry *e = &g->ov.ents[i];
+            osd__kv_batch_del_range(b, e->key, e->klen, e->val, e->vlen);
+        }
     }
     for (uint32_t i = 0; i < s->alloc.ndirty; i++) {
         uint8_t key[8], val[OSD__REGION_BYTES];

@@ -541,6 +541,8 @@ struct osd_store {
     struct osd__overlay *ov_prev; /* &inflight->ov, or NULL */
     struct osd__dmap dmap;
     struct osd__rcache rcache;
+    const struct osd__ov_entry **sort_buf; /* build_batch's scratch */
+    uint32_t sort_cap;
     struct osd__u64map gwmap;   /* pblock -> source of a pending group write */
     struct osd__gwrite *gw;
     uint32_t ngw;

@@ -324,6 +324,7 @@ static void store_free(struct osd_store *s)
     osd__u64map_fini(&s->gwmap);
     osd__u64map_fini(&s->warned);
     osd__rc_fini(&s->rcache);
+    free(s->sort_buf);
     free(s->gw);
     free(s->scratch);
     free(s->read_pool);

@@ -140,6 +140,22 @@ static void test_store_omap(void **state)
     omap_page_all(t, "o", 7, &all);
     assert_int_equal(all.n, 1);
     assert_string_equal(all.keys[0], "new");
+    /* Keys around a clear in one transaction: the batch keeps the clear in
+     * its place and sorts the keys on either side of it. */
+    x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_set(x, "o", "z", 1, "1", 1), 0);
+    assert_int_equal(osd_txn_omap_set(x, "o", "b", 1, "old", 3), 0);
+    assert_int_equal(osd_txn_omap_clear(x, "o"), 0);
+    assert_int_equal(osd_txn_omap_set(x, "o", "b", 1, "new", 3), 0);
+    assert_int_equal(osd_txn_omap_set(x, "o", "a", 1, "1", 1), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    omap_page_all(t, "o", 7, &all);
+    assert_int_equal(all.n, 2);
+    assert_string_equal(all.keys[0], "a");
+    assert_string_equal(all.keys[1], "b");
+    assert_int_equal(osd_store_omap_get(t->s, T_COLL, "o", "b", 1, buf, 16, &len), 0);
+    assert_int_equal(len, 3);
+    assert_memory_equal(buf, "new", 3);
     /* Set, then clear in the next transaction of the same group. */
     x = osd_txn_create(T_COLL);
     assert_int_equal(osd_txn_omap_set(x, "o", "gone", 4, "1", 1), 0);
