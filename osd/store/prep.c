@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define OKEY_MAX (2u + 2u * OSD_STORE_NAME_MAX)
+#define DEL_KEYS_MAX 64u /* more keys of a kind than this: one range delete */
 
 /* The object an operation works on. */
 struct obj {
@@ -332,17 +333,94 @@ static int op_truncate(struct osd_store *s, struct obj *o, uint64_t size)
     return 0;
 }
 
+/* Keys of one kind of one object, gathered for deletion. */
+struct keyset {
+    uint8_t *buf;    /* the keys, back to back */
+    size_t used, cap;
+    uint32_t len[DEL_KEYS_MAX];
+    uint32_t n;
+};
+
+/* 1 when the set is full (the caller falls back to a range delete). */
+static int keyset_add(struct keyset *ks, const uint8_t *k, size_t kl)
+{
+    if (ks->n == DEL_KEYS_MAX)
+        return 1;
+    if (ks->used + kl > ks->cap) {
+        size_t cap = CAIRN_MAX(ks->cap * 2, ks->used + kl + 1024);
+        uint8_t *b = realloc(ks->buf, cap);
+        if (b == NULL)
+            return -ENOMEM;
+        ks->buf = b;
+        ks->cap = cap;
+    }
+    memcpy(ks->buf + ks->used, k, kl);
+    ks->used += kl;
+    ks->len[ks->n++] = (uint32_t)kl;
+    return 0;
+}
+
+/* Gathers the live keys in [@lo, @hi) of the overlays and of RocksDB (a key
+ * may be in both). 1 when there are more than DEL_KEYS_MAX. */
+static int keyset_gather(struct osd_store *s, const uint8_t *lo, const uint8_t *hi,
+                         struct keyset *ks)
+{
+    const struct osd__overlay *ovs[2] = {s->ov, s->ov_prev};
+    int rc = 0;
+    for (unsigned o = 0; rc == 0 && o < 2 && ovs[o] != NULL; o++) {
+        for (uint32_t i = 0; rc == 0 && i < ovs[o]->n; i++) {
+            const struct osd__ov_entry *e = &ovs[o]->ents[i];
+            if (e->klen >= 9 && memcmp(e->key, lo, 9) == 0 && osd__ov_entry_live(s, ovs[o], i))
+                rc = keyset_add(ks, e->key, e->klen);
+        }
+    }
+    struct osd__kv_iter *it;
+    if (rc != 0 || (rc = osd__kv_iter_create(s->kv, lo, 9, hi, 9, &it)) != 0)
+        return rc;
+    for (; rc == 0 && osd__kv_iter_valid(it); osd__kv_iter_next(it)) {
+        size_t kl;
+        const uint8_t *k = osd__kv_iter_key(it, &kl);
+        const uint8_t *v;
+        size_t vl;
+        if (osd__ov_state(s, k, kl, &v, &vl) == -ENOENT) /* else the overlays said */
+            rc = keyset_add(ks, k, kl);
+    }
+    if (rc == 0)
+        rc = osd__kv_iter_status(it);
+    osd__kv_iter_destroy(it);
+    return rc;
+}
+
+/* Deletes the keys of kind @kind (X or M) of object @nid: one by one when
+ * there are few, else with one range delete. RocksDB 7 fragments every range
+ * delete its memtable holds on each read, so an OSD applying thousands of
+ * recovered objects (each "remove, then write") spent most of its commit
+ * thread on that. */
+static int del_nid_keys(struct osd_store *s, char kind, uint64_t nid)
+{
+    uint8_t lo[16], hi[16];
+    osd__key_nid(lo, kind, nid);
+    osd__key_nid(hi, kind, nid + 1);
+    struct keyset ks = {0};
+    int rc = keyset_gather(s, lo, hi, &ks);
+    if (rc == 1)
+        rc = osd__ov_del_range(s->ov, lo, 9, hi, 9);
+    else
+        for (size_t i = 0, off = 0; rc == 0 && i < ks.n; off += ks.len[i++])
+            rc = osd__ov_del(s->ov, ks.buf + off, ks.len[i]);
+    free(ks.buf);
+    return rc;
+}
+
 static int op_remove(struct osd_store *s, struct obj *o)
 {
     int64_t delta = 0;
+    /* Punching deletes every extent shard (none lies past the end, inv. 4). */
     int rc = osd__ext_punch_from(s, o->on.nid, o->on.size, 0, &delta);
-    static const char kinds[] = {OSD__K_EXT, OSD__K_XATTR, OSD__K_OMAP};
-    for (unsigned i = 0; rc == 0 && i < sizeof(kinds); i++) {
-        uint8_t lo[16], hi[16];
-        osd__key_nid(lo, kinds[i], o->on.nid);
-        osd__key_nid(hi, kinds[i], o->on.nid + 1);
-        rc = osd__ov_del_range(s->ov, lo, 9, hi, 9);
-    }
+    if (rc == 0)
+        rc = del_nid_keys(s, OSD__K_XATTR, o->on.nid);
+    if (rc == 0)
+        rc = del_nid_keys(s, OSD__K_OMAP, o->on.nid);
     if (rc == 0)
         rc = osd__ov_del(s->ov, o->key, o->klen);
     o->exists = false;
@@ -368,12 +446,8 @@ static int op_xattr(struct osd_store *s, struct obj *o, const struct osd__op *op
 static int op_omap(struct osd_store *s, struct obj *o, const struct osd__op *op)
 {
     uint8_t key[OSD__KEY_MAX];
-    if (op->type == OSD__OP_OMAP_CLEAR) {
-        uint8_t hi[16];
-        osd__key_nid(key, OSD__K_OMAP, o->on.nid);
-        osd__key_nid(hi, OSD__K_OMAP, o->on.nid + 1);
-        return osd__ov_del_range(s->ov, key, 9, hi, 9);
-    }
+    if (op->type == OSD__OP_OMAP_CLEAR)
+        return del_nid_keys(s, OSD__K_OMAP, o->on.nid);
     size_t kl = osd__key_omap(key, o->on.nid, op->key, op->klen);
     if (op->type == OSD__OP_OMAP_SET)
         return osd__ov_put(s->ov, key, kl, op->val, op->vlen);

@@ -209,6 +209,67 @@ static void test_store_mtime_tracks_data(void **state)
     t_free(t);
 }
 
+/* Sets @n xattrs and @n omap keys on @oid in one transaction. */
+static void set_keys(struct tstore *t, const char *oid, unsigned n, bool queue_only)
+{
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    char k[16];
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(k, sizeof(k), "k%03u", i);
+        assert_int_equal(osd_txn_setxattr(x, oid, k, "v", 1), 0);
+        assert_int_equal(osd_txn_omap_set(x, oid, k, strlen(k), "v", 1), 0);
+    }
+    if (queue_only)
+        assert_int_equal(osd_store_queue(t->s, x, NULL, NULL), 0);
+    else
+        assert_int_equal(osd_store_apply(t->s, x), 0);
+}
+
+static void check_no_keys(struct tstore *t, const char *oid)
+{
+    struct collect c = {0};
+    bool more = true;
+    assert_int_equal(osd_store_xattrs(t->s, T_COLL, oid, collect_fn, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(osd_store_omap_list(t->s, T_COLL, oid, NULL, 0, 0, collect_fn, &c, &more),
+                     0);
+    assert_int_equal(c.n, 0);
+}
+
+/* A removal deletes an object's xattrs and omap keys one by one when there
+ * are few, with a range delete when there are many; either way a new object
+ * of the same name starts empty, whether the keys were durable or still in
+ * the group being prepared. */
+static void test_store_remove_drops_keys(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    const unsigned counts[] = {3, 64, 65, 200};
+    for (unsigned c = 0; c < 4; c++) {
+        for (int same_group = 0; same_group < 2; same_group++) {
+            set_keys(t, "o", counts[c], same_group);
+            struct osd_txn *x = osd_txn_create(T_COLL);
+            assert_int_equal(osd_txn_remove(x, "o"), 0);
+            assert_int_equal(osd_txn_touch(x, "o"), 0);
+            assert_int_equal(osd_store_apply(t->s, x), 0);
+            check_no_keys(t, "o");
+        }
+    }
+    /* omap_clear takes the same path. */
+    set_keys(t, "o", 5, false);
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_omap_clear(x, "o"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    struct collect all = {0};
+    omap_page_all(t, "o", 7, &all);
+    assert_int_equal(all.n, 0);
+    t_reopen(t);
+    omap_page_all(t, "o", 7, &all);
+    assert_int_equal(all.n, 0);
+    t_fsck_clean(t, false);
+    t_free(t);
+}
+
 static void test_store_collections(void **state)
 {
     (void)state;
@@ -333,6 +394,7 @@ int store_meta_tests(void)
         cmocka_unit_test(test_store_xattrs),
         cmocka_unit_test(test_store_omap),
         cmocka_unit_test(test_store_mtime_tracks_data),
+        cmocka_unit_test(test_store_remove_drops_keys),
         cmocka_unit_test(test_store_collections),
         cmocka_unit_test(test_store_list_pagination_in_byte_order),
         cmocka_unit_test(test_txn_foreach),
