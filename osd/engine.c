@@ -366,6 +366,8 @@ static struct osd_obj *obj_get(struct osd_engine *e, struct osd_pg *pg, const ch
     o->missing = pg_lacks(pg, oid);
     o->next = *b;
     *b = o;
+    if (o->missing && e->hooks.want_object)
+        e->hooks.want_object(e->opts.hooks_arg, pg, o->oid);
     return o;
 }
 

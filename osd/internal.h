@@ -107,6 +107,9 @@ struct osd_engine_hooks {
      * the object that compares its copies and repairs ours from a replica
      * (0), after which the engine runs the read once more. */
     int (*read_repair)(void *arg, struct osd_pg *pg, const char *oid);
+    /* An op waits for @oid, which the PG still lacks (optional): fetch it
+     * ahead of the objects no op waits for. */
+    void (*want_object)(void *arg, struct osd_pg *pg, const char *oid);
 };
 
 struct osd_engine_opts {
@@ -535,6 +538,8 @@ void osd__peering_stop_all(struct osd_daemon *d);
 /* The engine hooks of replication. */
 unsigned osd__replicate(void *arg, struct osd_op *op);
 void osd__repeer_hook(void *arg, struct osd_pg *pg);
+/* The want_object hook: pulls @oid now if the PG pulls while active. */
+void osd__peering_pull_now(void *arg, struct osd_pg *pg, const char *oid);
 /* The connection to @osd (our heartbeat peer), or NULL. */
 struct proto_conn *osd__peer_conn(struct osd_daemon *d, int32_t osd);
 /* Encodes and sends @m as a request to @osd. */

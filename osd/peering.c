@@ -163,10 +163,13 @@ static void peering_free(struct osd_peering *p)
     if (p->timer)
         event_free(p->timer);
     osd__recovery_clear(p);
+    osd__peering_pulls_drop(p);
     free(p->infos);
     free(p->auth_entries);
     proto_osd_peer_release(&p->auth_log);
     osd__names_clear(&p->pull);
+    free(p->pull_sent);
+    free(p->pull_want);
     free(p);
 }
 
@@ -349,6 +352,38 @@ void osd__peering_on_drained(struct osd_daemon *d, struct osd_pg *pg)
 
 static void pull_next(struct osd_peering *p);
 
+/* A pull answered: its recovery slot is free. */
+static void pull_slot_done(struct osd_peering *p)
+{
+    p->pull_inflight--;
+    p->d->recovery_active--;
+}
+
+void osd__peering_pulls_drop(struct osd_peering *p)
+{
+    p->d->recovery_active -= p->pull_inflight;
+    p->pull_inflight = 0;
+    p->pull_throttled = false;
+}
+
+void osd__peering_pull_more(struct osd_peering *p)
+{
+    if (p->pull_throttled)
+        pull_next(p);
+}
+
+/* Sorts the objects to pull and starts from the first. -ENOMEM. */
+static int pull_reset(struct osd_peering *p)
+{
+    osd__names_sort_unique(&p->pull, 0);
+    free(p->pull_sent);
+    p->pull_sent = calloc(p->pull.n ? p->pull.n : 1, 1);
+    p->want_head = p->want_n = 0;
+    p->next_pull = 0;
+    osd__peering_pulls_drop(p);
+    return p->pull_sent ? 0 : -ENOMEM;
+}
+
 static bool pulling(const struct osd_peering *p)
 {
     return p->step == OSD_PEER_PULL || p->pull_active;
@@ -461,9 +496,8 @@ static void adopt_and_activate(struct osd_peering *p)
 {
     struct osd_pg *pg = p->pg;
     struct osd_names lack = {0};
-    int r = 0;
+    int r = pull_reset(p);
 
-    osd__names_sort_unique(&p->pull, 0);
     for (uint32_t i = 0; i < p->pull.n && r == 0; i++)
         r = osd__names_add(&lack, p->pull.v[i], strlen(p->pull.v[i]));
     if (r == 0)
@@ -478,8 +512,6 @@ static void adopt_and_activate(struct osd_peering *p)
               p->d->opts.entity, pg->coll, p->auth, (unsigned long long)pg->log.info.last_update,
               p->pull.n);
     osd__engine_pg_missing_set(p->d->engine, pg, &lack);
-    p->next_pull = 0;
-    p->pull_inflight = 0;
     p->pull_active = true;
     unsigned gen = p->gen;
     osd__peering_activate(p);
@@ -493,7 +525,7 @@ static void pulled(int result, void *arg)
     struct osd_peering *p = osd__preq_peering(q);
 
     if (p && pulling(p)) {
-        p->pull_inflight--;
+        pull_slot_done(p);
         if (result < 0) {
             pull_fail(p, q->oid, result);
         } else {
@@ -501,6 +533,7 @@ static void pulled(int result, void *arg)
             osd__engine_pg_got(p->d->engine, p->pg, q->oid);
             pull_next(p);
         }
+        osd__recovery_slot_freed(p->d);
     }
     free(q);
 }
@@ -522,7 +555,7 @@ static void pull_cb(int result, struct proto_frame *f, void *arg)
         else if (r == 0 && (r = osd__pg_queue_txn(p->d->engine, p->pg, txn, pulled, q)) == 0)
             q = NULL; /* pulled() has it */
         if (r < 0) {
-            p->pull_inflight--;
+            pull_slot_done(p);
             pull_fail(p, q->oid, r);
         }
     }
@@ -532,32 +565,96 @@ static void pull_cb(int result, struct proto_frame *f, void *arg)
     free(q);
 }
 
+/* Asks the authority for pull entry @i. */
+static int pull_send(struct osd_peering *p, uint32_t i)
+{
+    const char *oid = p->pull.v[i];
+    struct proto_osd_peer m;
+    proto_osd_peer_init(&m);
+    m.op = PROTO_PEER_PULL;
+    m.pool = p->pg->pool;
+    m.pg = p->pg->ps;
+    m.oid = (struct proto_bytes){(const uint8_t *)oid, strlen(oid)};
+    struct preq *q = osd__preq_new(p, 0, oid);
+    int r = q ? osd__peer_send(p->d, p->auth, &m, NULL, 0, PEER_REQ_TIMEOUT_MS, pull_cb, q)
+              : -ENOMEM;
+    if (r < 0) {
+        free(q);
+        pull_fail(p, oid, r);
+        return r;
+    }
+    p->pull_sent[i] = 1;
+    p->pull_inflight++;
+    p->d->recovery_active++;
+    return 0;
+}
+
+/* Whether a background pull may start: while active, pulls share the OSD's
+ * recovery slots with pushes, so that client ops keep most of the disk and
+ * CPU; before activation no op is served anyway, so each PG pulls with
+ * its own slots. */
+static bool pull_may_start(const struct osd_peering *p)
+{
+    if (p->pull_active)
+        return p->d->recovery_active < p->d->recovery_max;
+    return p->pull_inflight < p->d->recovery_max;
+}
+
+/* On-demand pulls may take as many slots again as the background ones: a
+ * client op waits on each, a background pull on nothing. */
+static bool pull_may_start_on_demand(const struct osd_peering *p)
+{
+    return p->d->recovery_active < 2 * p->d->recovery_max;
+}
+
 static void pull_next(struct osd_peering *p)
 {
-    while (pulling(p) && p->next_pull < p->pull.n && p->pull_inflight < p->d->recovery_max) {
-        const char *oid = p->pull.v[p->next_pull++];
-        struct proto_osd_peer m;
-        proto_osd_peer_init(&m);
-        m.op = PROTO_PEER_PULL;
-        m.pool = p->pg->pool;
-        m.pg = p->pg->ps;
-        m.oid = (struct proto_bytes){(const uint8_t *)oid, strlen(oid)};
-        struct preq *q = osd__preq_new(p, 0, oid);
-        int r = q ? osd__peer_send(p->d, p->auth, &m, NULL, 0, PEER_REQ_TIMEOUT_MS, pull_cb, q)
-                  : -ENOMEM;
-        if (r < 0) {
-            free(q);
-            pull_fail(p, oid, r);
+    p->pull_throttled = false;
+    while (pulling(p) && p->want_head < p->want_n && pull_may_start_on_demand(p)) {
+        uint32_t i = p->pull_want[p->want_head++];
+        if (!p->pull_sent[i] && pull_send(p, i) < 0)
             return;
-        }
-        p->pull_inflight++;
     }
+    if (p->want_head == p->want_n)
+        p->want_head = p->want_n = 0;
+    while (pulling(p) && p->next_pull < p->pull.n && pull_may_start(p)) {
+        uint32_t i = p->next_pull++;
+        if (!p->pull_sent[i] && pull_send(p, i) < 0)
+            return;
+    }
+    if (p->next_pull < p->pull.n && pulling(p))
+        p->pull_throttled = true; /* osd__recovery_slot_freed goes on */
     if (p->next_pull < p->pull.n || p->pull_inflight)
         return;
     if (p->pull_active)
         pull_active_done(p);
     else if (p->step == OSD_PEER_PULL)
         adopt_log(p);
+}
+
+void osd__peering_pull_now(void *arg, struct osd_pg *pg, const char *oid)
+{
+    struct osd_peering *p = pg->peering;
+
+    (void)arg;
+    if (!p || !p->pull_active || !p->pull_sent)
+        return;
+    int64_t i = osd__names_find(&p->pull, oid);
+    if (i < 0 || p->pull_sent[i])
+        return;
+    if (pull_may_start_on_demand(p)) {
+        (void)pull_send(p, (uint32_t)i); /* a failure restarts peering */
+        return;
+    }
+    if (p->want_n == p->want_cap) { /* without room it comes in its turn */
+        uint32_t cap = p->want_cap ? 2 * p->want_cap : 64;
+        uint32_t *v = realloc(p->pull_want, cap * sizeof(*v));
+        if (!v)
+            return;
+        p->pull_want = v;
+        p->want_cap = cap;
+    }
+    p->pull_want[p->want_n++] = (uint32_t)i;
 }
 
 static int pull_add(struct osd_peering *p, const char *oid, size_t len)
@@ -595,10 +692,11 @@ static void send_scan_for_pull(struct osd_peering *p, const char *after)
 
 static void pull_begin(struct osd_peering *p)
 {
-    osd__names_sort_unique(&p->pull, 0);
-    p->next_pull = 0;
-    p->pull_inflight = 0;
-    pull_next(p);
+    int r = pull_reset(p);
+    if (r < 0)
+        pull_fail(p, "pull", r);
+    else
+        pull_next(p);
 }
 
 static void scan_pull_cb(int result, struct proto_frame *f, void *arg)
@@ -702,11 +800,11 @@ static void peering_restart(struct osd_peering *p)
     osd__engine_pg_missing_clear(d->engine, pg);
     p->pull_active = false;
     osd__recovery_clear(p);
+    osd__peering_pulls_drop(p);
     proto_osd_peer_release(&p->auth_log);
     proto_osd_peer_init(&p->auth_log);
     osd__names_clear(&p->pull);
     p->next_pull = 0;
-    p->pull_inflight = 0;
     p->gen = ++d->peer_gen;
     p->epoch = d->map->epoch;
     p->strays_removed = false;

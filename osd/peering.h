@@ -64,6 +64,10 @@ struct osd_peering {
     struct proto_pg_log_entry *auth_entries;
     struct osd_names pull; /* objects to pull from the authority */
     uint32_t next_pull;
+    uint8_t *pull_sent;    /* per pull entry: requested, in turn or on demand */
+    uint32_t *pull_want;   /* entries ops wait for, not yet requested (FIFO) */
+    uint32_t want_head, want_n, want_cap;
+    bool pull_throttled;   /* background pulls wait for a free recovery slot */
     unsigned pull_inflight;
     bool pull_active;      /* pulls go on while the PG is active (pg->missing gates
                               the objects we still lack) */
@@ -94,6 +98,13 @@ void osd__recovery_clear(struct osd_peering *p);
 void osd__recovery_update_state(struct osd_peering *p);
 /* Starts what recovery may start now (our own pulls ended). */
 void osd__recovery_kick(struct osd_peering *p);
+/* A recovery slot of the OSD freed up: PGs whose pushes or pulls wait for
+ * one go on (recovery.c). */
+void osd__recovery_slot_freed(struct osd_daemon *d);
+/* Returns the recovery slots of the pulls in flight (the round is over). */
+void osd__peering_pulls_drop(struct osd_peering *p);
+/* Starts the pulls that waited for a recovery slot. */
+void osd__peering_pull_more(struct osd_peering *p);
 
 /* boot.c: sends a beacon soon (PG states changed). */
 void osd__beacon_soon(struct osd_daemon *d);

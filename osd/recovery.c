@@ -199,15 +199,18 @@ static void send_recovered(struct osd_peering *p, unsigned i)
     }
 }
 
-/* A push slot freed up: PGs that wait for one go on. */
-static void pump_throttled(struct osd_daemon *d)
+void osd__recovery_slot_freed(struct osd_daemon *d)
 {
     struct osd_pg **buckets = osd__engine_pg_buckets(d->engine);
 
-    for (uint32_t b = 0; b < OSD_PG_BUCKETS && d->recovery_active < d->recovery_max; b++)
-        for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next)
+    for (uint32_t b = 0; b < OSD_PG_BUCKETS && d->recovery_active < d->recovery_max; b++) {
+        for (struct osd_pg *pg = buckets[b]; pg; pg = pg->next) {
             if (pg->peering && pg->peering->throttled)
                 pump(pg->peering);
+            if (pg->peering)
+                osd__peering_pull_more(pg->peering);
+        }
+    }
 }
 
 static void push_cb(int result, struct proto_frame *f, void *arg)
@@ -229,7 +232,7 @@ static void push_cb(int result, struct proto_frame *f, void *arg)
         }
     }
     /* Else the round moved on; recovery_clear already returned its slot. */
-    pump_throttled(osd__preq_daemon(q));
+    osd__recovery_slot_freed(osd__preq_daemon(q));
     proto_osd_peer_release(&m);
     free(q);
 }
@@ -290,7 +293,7 @@ static void pump(struct osd_peering *p)
         if (rp->done || rp->recovered_sent || !rp->activated)
             continue;
         if (rp->next < rp->todo.n && p->d->recovery_active >= p->d->recovery_max) {
-            p->throttled = true; /* another PG's completion pumps us (pump_throttled) */
+            p->throttled = true; /* another PG's completion pumps us (osd__recovery_slot_freed) */
             continue;
         }
         while (rp->next < rp->todo.n && p->d->recovery_active < p->d->recovery_max) {

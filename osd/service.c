@@ -88,6 +88,7 @@ const struct osd_engine_hooks osd__engine_hooks = {
     .replicate = osd__replicate,
     .repeer = osd__repeer_hook,
     .read_repair = osd__read_repair,
+    .want_object = osd__peering_pull_now,
 };
 
 /* ---- client ops -------------------------------------------------------------- */
