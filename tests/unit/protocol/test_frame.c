@@ -284,18 +284,29 @@ static void test_frame_byte_by_byte(void **state)
     free(w.buf);
 }
 
+#define RANDOM_META_MAX 300u
+#define RANDOM_DATA_MAX 3000u
+
+/* A frame of random type, txid, section lengths and bytes; the sections go
+ * to @meta and @data (RANDOM_*_MAX bytes) for checking. */
+static struct wire random_frame(uint8_t *meta, uint32_t *ml, uint8_t *data, uint32_t *dl)
+{
+    *ml = (uint32_t)rng_below(RANDOM_META_MAX + 1);
+    *dl = (uint32_t)rng_below(RANDOM_DATA_MAX + 1);
+    for (uint32_t i = 0; i < *ml; i++)
+        meta[i] = (uint8_t)rng();
+    for (uint32_t i = 0; i < *dl; i++)
+        data[i] = (uint8_t)rng();
+    return make_frame((uint16_t)rng(), rng(), meta, *ml, data, *dl);
+}
+
 static void test_frame_random_frames_random_chunks(void **state)
 {
     (void)state;
-    uint8_t meta[300], data[3000];
+    uint8_t meta[RANDOM_META_MAX], data[RANDOM_DATA_MAX];
     for (int iter = 0; iter < 500; iter++) {
-        uint32_t ml = (uint32_t)rng_below(sizeof(meta) + 1);
-        uint32_t dl = (uint32_t)rng_below(sizeof(data) + 1);
-        for (uint32_t i = 0; i < ml; i++)
-            meta[i] = (uint8_t)rng();
-        for (uint32_t i = 0; i < dl; i++)
-            data[i] = (uint8_t)rng();
-        struct wire w = make_frame((uint16_t)rng(), rng(), meta, ml, data, dl);
+        uint32_t ml, dl;
+        struct wire w = random_frame(meta, &ml, data, &dl);
         struct proto_frame f;
         decode_in_chunks(&w, chunk_random, &f);
         check_frame(&f, meta, ml, data, dl);
@@ -346,15 +357,10 @@ static ssize_t decode_with_window(const struct wire *w, size_t flip, struct prot
 static void test_frame_window_and_feed_mixed(void **state)
 {
     (void)state;
-    uint8_t meta[300], data[3000];
+    uint8_t meta[RANDOM_META_MAX], data[RANDOM_DATA_MAX];
     for (int iter = 0; iter < 300; iter++) {
-        uint32_t ml = (uint32_t)rng_below(sizeof(meta) + 1);
-        uint32_t dl = (uint32_t)rng_below(sizeof(data) + 1);
-        for (uint32_t i = 0; i < ml; i++)
-            meta[i] = (uint8_t)rng();
-        for (uint32_t i = 0; i < dl; i++)
-            data[i] = (uint8_t)rng();
-        struct wire w = make_frame((uint16_t)rng(), rng(), meta, ml, data, dl);
+        uint32_t ml, dl;
+        struct wire w = random_frame(meta, &ml, data, &dl);
         struct proto_frame f;
         bool done;
         assert_true(decode_with_window(&w, SIZE_MAX, &f, &done) >= 0);
