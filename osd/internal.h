@@ -671,7 +671,7 @@ struct osd_daemon {
     uint64_t hb_last_tick_ns;            /* heartbeat.c: to notice our own stalls */
     unsigned peer_gen;                   /* peering rounds started (peering.c) */
     struct event *repeer_ev;             /* runs requested re-peerings */
-    unsigned recovery_active;            /* pushes in flight, all PGs */
+    unsigned recovery_active;            /* pushes and pulls in flight, all PGs */
     unsigned recovery_max;
     unsigned scrubs_active;              /* scheduled scrubs running (scrub.c) */
     uint64_t start_wall_ns;              /* scheduled scrubs count intervals from here at most */
