@@ -225,10 +225,13 @@ void osd__ov_rollback(struct osd__overlay *ov, const struct osd__ov_mark *m);
  * that reached RocksDB and by each group's changes once its batch is durable,
  * so for any key it holds it agrees with RocksDB (docs/store.md §4). Range
  * deletes are not applied: they only cover keys of a removed object's nid,
- * which is never looked up again (nids are never reused). Commit thread only. */
+ * which is never looked up again (nids are never reused). The commit thread
+ * alone changes it; other threads may peek (osd__rc_peek) under @lock, which
+ * every change of the hash chains or of a value holds. */
 struct osd__rc_entry;
 
 struct osd__rcache {
+    pthread_mutex_t lock;
     struct osd__rc_entry **buckets;
     uint32_t nbuckets;            /* a power of two, 0 when disabled */
     uint32_t count;
@@ -253,6 +256,12 @@ int osd__rc_get(struct osd__rcache *c, const void *k, size_t kl, const uint8_t *
 void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl);
 /* Applies a group's changes once its batch is durable. */
 void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov);
+/* Any thread: copies the cached value of @k into @buf. 1 with *@vl its
+ * length, 0 when RocksDB does not have the key, -ENOENT when the cache does
+ * not know or the value is longer than @cap. Never fills the cache: a
+ * value read beside the commit thread may already be stale. */
+int osd__rc_peek(struct osd__rcache *c, const void *k, size_t kl, void *buf, size_t cap,
+                 size_t *vl);
 
 /* ---- alloc.c: the block allocator (commit thread) ----------------------- */
 

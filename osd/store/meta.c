@@ -1,7 +1,9 @@
 /* Metadata-only reads (stat, xattrs, omap, listings) run on the caller's
  * thread straight against RocksDB: the commit thread fires a callback only
  * after the group's batch is written, so these see every transaction whose
- * callback has fired. Iterations use RocksDB's implicit snapshot. */
+ * callback has fired. Object records come from the record cache when it
+ * holds them (it is brought up to date before those callbacks fire, too).
+ * Iterations use RocksDB's implicit snapshot. */
 #include "osd/store/internal.h"
 
 #include "common/log.h"
@@ -27,12 +29,15 @@ static int get_onode(struct osd_store *s, const char *coll, const char *oid,
         return -EINVAL;
     uint8_t key[OKEY_MAX];
     size_t kl = osd__key_obj(key, coll, strlen(coll), oid, strlen(oid));
-    void *v;
+    uint8_t cached[OSD__ONODE_LEN];
+    void *v = NULL;
     size_t vl;
-    int rc = osd__kv_get(s->kv, key, kl, &v, &vl);
-    if (rc != 0)
+    int rc = osd__rc_peek(&s->rcache, key, kl, cached, sizeof(cached), &vl);
+    if (rc == 0)
+        return -ENOENT;
+    if (rc < 0 && (rc = osd__kv_get(s->kv, key, kl, &v, &vl)) != 0)
         return rc;
-    rc = osd__onode_decode(v, vl, on);
+    rc = osd__onode_decode(v != NULL ? v : cached, vl, on);
     free(v);
     if (rc != 0)
         cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_STORE, "store %s: bad object record %s/%s",

@@ -3,7 +3,10 @@
  * (its collection, its object, its extent shard and the PG log's object), and
  * without the cache each is a RocksDB point read: a memtable search plus, for
  * older keys, an SST probe. Entries are on a chained hash table and an LRU
- * list; the byte budget counts entries, keys and values. */
+ * list; the byte budget counts entries, keys and values. The loop thread's
+ * metadata reads (meta.c) peek at it too: the lock covers the chains and
+ * values, which only the commit thread changes, so its own lookups go
+ * without (they move entries on the LRU list, which no peek reads). */
 #include "osd/store/internal.h"
 
 #include <errno.h>
@@ -32,6 +35,7 @@ static size_t entry_bytes(uint32_t klen, uint32_t vcap)
 int osd__rc_init(struct osd__rcache *c, size_t max_bytes)
 {
     memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
     c->max_bytes = max_bytes;
     if (max_bytes == 0)
         return 0;
@@ -40,7 +44,7 @@ int osd__rc_init(struct osd__rcache *c, size_t max_bytes)
     return c->buckets != NULL ? 0 : -ENOMEM;
 }
 
-void osd__rc_clear(struct osd__rcache *c)
+static void clear_locked(struct osd__rcache *c)
 {
     for (struct osd__rc_entry *e = c->newest, *next; e != NULL; e = next) {
         next = e->older;
@@ -53,10 +57,18 @@ void osd__rc_clear(struct osd__rcache *c)
     c->bytes = 0;
 }
 
+void osd__rc_clear(struct osd__rcache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    clear_locked(c);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void osd__rc_fini(struct osd__rcache *c)
 {
-    osd__rc_clear(c);
+    clear_locked(c);
     free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
     memset(c, 0, sizeof(*c));
 }
 
@@ -152,10 +164,9 @@ int osd__rc_get(struct osd__rcache *c, const void *k, size_t kl, const uint8_t *
     return 1;
 }
 
-void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl)
+static void set_locked(struct osd__rcache *c, const void *k, size_t kl, const void *val,
+                       size_t vl)
 {
-    if (c->nbuckets == 0)
-        return;
     uint32_t h = osd__key_hash(k, kl);
     struct osd__rc_entry **pp = slot_of(c, k, kl, h);
     struct osd__rc_entry *e = *pp;
@@ -186,15 +197,44 @@ void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *va
     maybe_grow(c);
 }
 
+void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl)
+{
+    if (c->nbuckets == 0)
+        return;
+    pthread_mutex_lock(&c->lock);
+    set_locked(c, k, kl, val, vl);
+    pthread_mutex_unlock(&c->lock);
+}
+
 void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov)
 {
     if (c->nbuckets == 0)
         return;
+    pthread_mutex_lock(&c->lock);
     for (uint32_t i = 0; i < ov->n; i++) {
         const struct osd__ov_entry *e = &ov->ents[i];
         if (e->kind == OSD__OV_DEL_RANGE || !osd__rc_is_cached_kind(e->key, e->klen) ||
             !osd__ov_is_latest(ov, i))
             continue;
-        osd__rc_set(c, e->key, e->klen, e->kind == OSD__OV_PUT ? e->val : NULL, e->vlen);
+        set_locked(c, e->key, e->klen, e->kind == OSD__OV_PUT ? e->val : NULL, e->vlen);
     }
+    pthread_mutex_unlock(&c->lock);
+}
+
+int osd__rc_peek(struct osd__rcache *c, const void *k, size_t kl, void *buf, size_t cap,
+                 size_t *vl)
+{
+    int rc = -ENOENT;
+    pthread_mutex_lock(&c->lock); /* nbuckets too: a growing table changes it */
+    const struct osd__rc_entry *e =
+        c->nbuckets != 0 ? *slot_of(c, k, kl, osd__key_hash(k, kl)) : NULL;
+    if (e != NULL && e->absent) {
+        rc = 0;
+    } else if (e != NULL && e->vlen <= cap) {
+        memcpy(buf, e->mem + e->klen, e->vlen);
+        *vl = e->vlen;
+        rc = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
 }

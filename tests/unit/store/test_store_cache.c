@@ -122,6 +122,51 @@ static void test_rcache_applies_durable_group(void **state)
     osd__rc_fini(&c);
 }
 
+/* Peeks copy what the cache holds and never fill it. */
+static void test_rcache_peek(void **state)
+{
+    (void)state;
+    struct osd__rcache c;
+    char buf[8];
+    size_t vl = 0;
+    assert_int_equal(osd__rc_init(&c, 1u << 20), 0);
+    osd__rc_set(&c, "Oa", 2, "value", 5);
+    osd__rc_set(&c, "Ob", 2, NULL, 0);
+    osd__rc_set(&c, "Oc", 2, "too long for buf", 16);
+    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl), 1);
+    assert_int_equal(vl, 5);
+    assert_memory_equal(buf, "value", 5);
+    assert_int_equal(osd__rc_peek(&c, "Ob", 2, buf, sizeof(buf), &vl), 0);
+    assert_int_equal(osd__rc_peek(&c, "Oc", 2, buf, sizeof(buf), &vl), -ENOENT);
+    assert_int_equal(osd__rc_peek(&c, "Od", 2, buf, sizeof(buf), &vl), -ENOENT);
+    check_value(&c, "Od", NULL);
+    osd__rc_fini(&c);
+    assert_int_equal(osd__rc_init(&c, 0), 0); /* disabled */
+    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl), -ENOENT);
+    osd__rc_fini(&c);
+}
+
+/* Metadata reads take object records from the cache: each one sees the
+ * change just committed (size, removal, re-creation). */
+static void test_store_cache_stat_follows_changes(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    uint8_t b[8192];
+    t_fill(b, sizeof(b), 4);
+    assert_int_equal(t_write(t, "a", 0, b, 4096), 0);
+    t_check(t, "a", 0, 4096, b, 4096); /* the read caches the record */
+    assert_int_equal(t_size(t, "a"), 4096);
+    assert_int_equal(t_write(t, "a", 4096, b + 4096, 4096), 0);
+    assert_int_equal(t_size(t, "a"), 8192);
+    assert_int_equal(t_op1(t, osd_txn_remove, "a"), 0);
+    struct osd_obj_stat st;
+    assert_int_equal(osd_store_stat(t->s, T_COLL, "a", &st), -ENOENT);
+    assert_int_equal(t_write(t, "a", 0, "xyz", 3), 0);
+    assert_int_equal(t_size(t, "a"), 3);
+    t_free(t);
+}
+
 static void test_store_cache_serves_rewrites(void **state)
 {
     (void)state;
@@ -207,6 +252,8 @@ int store_cache_tests(void)
         cmocka_unit_test(test_rcache_grows_and_keeps_all),
         cmocka_unit_test(test_rcache_disabled_never_answers),
         cmocka_unit_test(test_rcache_applies_durable_group),
+        cmocka_unit_test(test_rcache_peek),
+        cmocka_unit_test(test_store_cache_stat_follows_changes),
         cmocka_unit_test(test_store_cache_serves_rewrites),
         cmocka_unit_test(test_store_cache_forgets_removed),
         cmocka_unit_test(test_store_cache_tiny_budget),
