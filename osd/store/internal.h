@@ -21,7 +21,9 @@
 #define OSD__OMAP_KEY_MAX 4096u     /* omap key bytes */
 #define OSD__KEY_MAX (16u + 2u * OSD_STORE_NAME_MAX + OSD__OMAP_KEY_MAX)
 #define OSD__IO_MAX_BYTES (4u << 20) /* largest single data I/O we issue */
-#define OSD__DEFER_APPLY_MIN 256u   /* apply deferred blocks once this many pend */
+/* Deferred blocks pending before an apply; larger bursts of in-place writes
+ * delay every WAL append queued behind them on the disk (docs/store.md §5). */
+#define OSD__DEFER_APPLY_MIN 32u
 
 CAIRN_STATIC_ASSERT(OSD__REGION_BLOCKS % 64u == 0, "regions hold whole bitmap words");
 CAIRN_STATIC_ASSERT(OSD__IO_MAX_BYTES % OSD_STORE_BLOCK == 0, "I/Os are whole blocks");
