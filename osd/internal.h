@@ -53,7 +53,7 @@ struct osd_txn;
 #define OSD_PGMETA_OID "\x01pgmeta" /* a PG's log and info; hidden from clients */
 #define OSD_RESERVED_OID_BYTE '\x01' /* oids starting with it are the OSD's own */
 #define OSD_PG_LOG_MAX 2000u        /* log entries kept per PG */
-#define OSD_RECOVERY_MAX_DEFAULT 4u /* objects being recovered at once per OSD */
+#define OSD_RECOVERY_MAX_DEFAULT 8u /* objects being recovered at once per OSD */
 
 /* ---- loopq.c ---------------------------------------------------------------
  * Completions from the store's commit thread reach the loop thread through a
