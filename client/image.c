@@ -54,9 +54,26 @@ static bool object_size_is_valid(uint32_t os)
            (os & (os - 1)) == 0;
 }
 
+/* 16 lowercase hex digits of @v at @p; returns the end. */
+static char *put_hex64(char *p, uint64_t v)
+{
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        p[i] = "0123456789abcdef"[v & 15];
+    return p + 16;
+}
+
+/* "image_data.%016x.%016x", without snprintf: every request names its
+ * objects, and the formatted print was 2 % of cairn-nbd's CPU. */
 void cairn__image_data_oid(char *buf, uint64_t id, uint64_t objno)
 {
-    snprintf(buf, CAIRN__IMAGE_OID_MAX, "image_data.%016" PRIx64 ".%016" PRIx64, id, objno);
+    static const char prefix[] = "image_data.";
+    CAIRN_STATIC_ASSERT(sizeof(prefix) - 1 + 16 + 1 + 16 < CAIRN__IMAGE_OID_MAX,
+                        "a data object's name fits");
+    memcpy(buf, prefix, sizeof(prefix) - 1);
+    char *p = put_hex64(buf + sizeof(prefix) - 1, id);
+    *p++ = '.';
+    p = put_hex64(p, objno);
+    *p = '\0';
 }
 
 static void header_oid(char *buf, uint64_t id)

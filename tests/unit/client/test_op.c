@@ -3,11 +3,12 @@
  * encoding of an attempt (payloads in step order, their crc32c, the
  * corruption hook), and unpacking replies into out-params: checksums
  * verified before anything is copied, -ERANGE, failed steps, mismatched
- * replies. */
+ * replies. Also the names the image layer gives its data objects. */
 #include "client/internal.h"
 #include "common/crc32c.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,10 +252,29 @@ static void test_unpack_failures(void **state)
     cairn_op_destroy(op);
 }
 
+/* The hand-rolled formatter names objects exactly as the format string
+ * "image_data.%016x.%016x" would (existing images depend on it). */
+static void test_image_data_oid(void **state)
+{
+    (void)state;
+    static const uint64_t v[] = {0, 1, 0xf, 0x10, 0x123456789abcdefull, UINT64_MAX,
+                                 0x8000000000000000ull};
+    char got[CAIRN__IMAGE_OID_MAX], want[CAIRN__IMAGE_OID_MAX];
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        for (size_t j = 0; j < sizeof(v) / sizeof(v[0]); j++) {
+            memset(got, 'x', sizeof(got));
+            cairn__image_data_oid(got, v[i], v[j]);
+            snprintf(want, sizeof(want), "image_data.%016" PRIx64 ".%016" PRIx64, v[i], v[j]);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builder_limits),
+        cmocka_unit_test(test_image_data_oid),
         cmocka_unit_test(test_builder_e2big),
         cmocka_unit_test(test_exec_checks),
         cmocka_unit_test(test_encode_gathers_payloads),
