@@ -222,16 +222,14 @@ void osd__ov_rollback(struct osd__overlay *ov, const struct osd__ov_mark *m);
 
 /* ---- rcache.c: committed records the commit thread looked up ----------- */
 
-/* A byte-bounded LRU cache of collection, object, extent and xattr records
- * (C, O, E and X keys; values up to 1 KiB) exactly as RocksDB holds them,
- * absences included. Filled by lookups
+/* A byte-bounded LRU cache of collection, object and extent records (C, O and
+ * E keys) exactly as RocksDB holds them, absences included. Filled by lookups
  * that reached RocksDB and by each group's changes once its batch is durable,
  * so for any key it holds it agrees with RocksDB (docs/store.md §4). Range
  * deletes are not applied: they only cover keys of a removed object's nid,
  * which is never looked up again (nids are never reused). The commit thread
- * changes it; other threads may peek (osd__rc_peek) and fill a miss
- * (osd__rc_fill) under @lock, which every change of the hash chains or of a
- * value holds. */
+ * alone changes it; other threads may peek (osd__rc_peek) under @lock, which
+ * every change of the hash chains or of a value holds. */
 struct osd__rc_entry;
 
 struct osd__rcache {
@@ -243,7 +241,6 @@ struct osd__rcache {
     size_t max_bytes;
     struct osd__rc_entry *newest; /* LRU list: newest ... oldest */
     struct osd__rc_entry *oldest;
-    uint64_t gen;                 /* applied groups and clears (lock) */
 };
 
 /* @max_bytes 0 disables the cache (every get misses, sets are ignored). */
@@ -263,16 +260,10 @@ void osd__rc_set(struct osd__rcache *c, const void *k, size_t kl, const void *va
 void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov);
 /* Any thread: copies the cached value of @k into @buf. 1 with *@vl its
  * length, 0 when RocksDB does not have the key, -ENOENT when the cache does
- * not know or the value is longer than @cap; then *@gen (when not NULL) is
- * what osd__rc_fill needs. */
+ * not know or the value is longer than @cap. Never fills the cache: a
+ * value read beside the commit thread may already be stale. */
 int osd__rc_peek(struct osd__rcache *c, const void *k, size_t kl, void *buf, size_t cap,
-                 size_t *vl, uint64_t *gen);
-/* Any thread: records what a RocksDB read after a missed peek returned
- * (@val NULL: absent), unless a group was applied (or the cache cleared)
- * since that peek, when the value read may already be stale, or the key is
- * known by now. */
-void osd__rc_fill(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl,
-                  uint64_t gen);
+                 size_t *vl);
 
 /* ---- alloc.c: the block allocator (commit thread) ----------------------- */
 

@@ -1,9 +1,8 @@
 /* Metadata-only reads (stat, xattrs, omap, listings) run on the caller's
  * thread straight against RocksDB: the commit thread fires a callback only
  * after the group's batch is written, so these see every transaction whose
- * callback has fired. Object and xattr records come from the record cache
- * when it holds them (it is brought up to date before those callbacks
- * fire, too), and the cache keeps what a miss read.
+ * callback has fired. Object records come from the record cache when it
+ * holds them (it is brought up to date before those callbacks fire, too).
  * Iterations use RocksDB's implicit snapshot. */
 #include "osd/store/internal.h"
 
@@ -23,24 +22,6 @@ static bool name_ok(const char *name)
     return len > 0 && len <= OSD_STORE_NAME_MAX;
 }
 
-/* A point read through the record cache: 0 with the value in @buf (*@v
- * NULL) when it fits and the cache has it, else malloc'd in *@v from
- * RocksDB (and kept in the cache, unless a group landed meanwhile);
- * -ENOENT when absent. */
-static int cache_get(struct osd_store *s, const uint8_t *key, size_t kl, void *buf, size_t cap,
-                     void **v, size_t *vl)
-{
-    uint64_t gen = 0;
-    bool cached_kind = osd__rc_is_cached_kind(key, kl);
-    int rc = cached_kind ? osd__rc_peek(&s->rcache, key, kl, buf, cap, vl, &gen) : -ENOENT;
-    if (rc >= 0)
-        return rc == 1 ? 0 : -ENOENT;
-    rc = osd__kv_get(s->kv, key, kl, v, vl);
-    if (cached_kind && (rc == 0 || rc == -ENOENT))
-        osd__rc_fill(&s->rcache, key, kl, rc == 0 ? *v : NULL, rc == 0 ? *vl : 0, gen);
-    return rc;
-}
-
 static int get_onode(struct osd_store *s, const char *coll, const char *oid,
                      struct osd__onode *on)
 {
@@ -51,8 +32,10 @@ static int get_onode(struct osd_store *s, const char *coll, const char *oid,
     uint8_t cached[OSD__ONODE_LEN];
     void *v = NULL;
     size_t vl;
-    int rc = cache_get(s, key, kl, cached, sizeof(cached), &v, &vl);
-    if (rc != 0)
+    int rc = osd__rc_peek(&s->rcache, key, kl, cached, sizeof(cached), &vl);
+    if (rc == 0)
+        return -ENOENT;
+    if (rc < 0 && (rc = osd__kv_get(s->kv, key, kl, &v, &vl)) != 0)
         return rc;
     rc = osd__onode_decode(v != NULL ? v : cached, vl, on);
     free(v);
@@ -79,9 +62,9 @@ int osd_store_stat(struct osd_store *s, const char *coll, const char *oid,
 static int get_value(struct osd_store *s, const uint8_t *key, size_t kl, void *buf, size_t cap,
                      size_t *len)
 {
-    void *v = NULL;
+    void *v;
     size_t vl;
-    int rc = cache_get(s, key, kl, buf, cap, &v, &vl);
+    int rc = osd__kv_get(s->kv, key, kl, &v, &vl);
     if (rc == -ENOENT)
         return -ENODATA;
     if (rc != 0)
@@ -89,7 +72,7 @@ static int get_value(struct osd_store *s, const uint8_t *key, size_t kl, void *b
     if (len != NULL)
         *len = vl;
     rc = vl > cap ? -ERANGE : 0;
-    if (rc == 0 && vl > 0 && v != NULL)
+    if (rc == 0 && vl > 0)
         memcpy(buf, v, vl);
     free(v);
     return rc;

@@ -1,15 +1,12 @@
-/* The record cache: the collection, object, extent and xattr records as
- * RocksDB holds them. A replicated 4 KiB write looks up four of them
+/* The record cache: the collection, object and extent records the commit
+ * thread last saw in RocksDB. A replicated 4 KiB write looks up four of them
  * (its collection, its object, its extent shard and the PG log's object), and
  * without the cache each is a RocksDB point read: a memtable search plus, for
  * older keys, an SST probe. Entries are on a chained hash table and an LRU
  * list; the byte budget counts entries, keys and values. The loop thread's
- * metadata reads (meta.c: a stat and the version xattr for every op that
- * is not a blind write) peek at it and fill their misses: the lock covers
- * the chains and values; the commit thread's own lookups go without (only
- * it changes the cache otherwise, and they move entries on the LRU list,
- * which no peek reads). A fill is refused once a group was applied since
- * its peek: the value it read may be older than the group. */
+ * metadata reads (meta.c) peek at it too: the lock covers the chains and
+ * values, which only the commit thread changes, so its own lookups go
+ * without (they move entries on the LRU list, which no peek reads). */
 #include "osd/store/internal.h"
 
 #include <errno.h>
@@ -17,7 +14,6 @@
 #include <string.h>
 
 #define VALUE_ROUND 64u /* value capacity granule: an extent shard grows in place */
-#define VALUE_MAX 1024u /* larger values (user xattrs) are not kept */
 
 struct osd__rc_entry {
     struct osd__rc_entry *hnext; /* same bucket */
@@ -59,7 +55,6 @@ static void clear_locked(struct osd__rcache *c)
     c->newest = c->oldest = NULL;
     c->count = 0;
     c->bytes = 0;
-    c->gen++;
 }
 
 void osd__rc_clear(struct osd__rcache *c)
@@ -80,8 +75,7 @@ void osd__rc_fini(struct osd__rcache *c)
 bool osd__rc_is_cached_kind(const void *k, size_t kl)
 {
     const uint8_t *p = k;
-    return kl > 0 && (p[0] == OSD__K_COLL || p[0] == OSD__K_OBJ || p[0] == OSD__K_EXT ||
-                      p[0] == OSD__K_XATTR);
+    return kl > 0 && (p[0] == OSD__K_COLL || p[0] == OSD__K_OBJ || p[0] == OSD__K_EXT);
 }
 
 /* The link that points at the entry for the key, or at the bucket's end. */
@@ -176,11 +170,6 @@ static void set_locked(struct osd__rcache *c, const void *k, size_t kl, const vo
     uint32_t h = osd__key_hash(k, kl);
     struct osd__rc_entry **pp = slot_of(c, k, kl, h);
     struct osd__rc_entry *e = *pp;
-    if (val != NULL && vl > VALUE_MAX) { /* forgotten: lookups ask RocksDB */
-        if (e != NULL)
-            drop(c, pp);
-        return;
-    }
     if (e != NULL && (val == NULL || vl <= e->vcap)) {
         lru_unlink(c, e); /* reuse in place */
     } else {
@@ -222,7 +211,6 @@ void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov)
     if (c->nbuckets == 0)
         return;
     pthread_mutex_lock(&c->lock);
-    c->gen++;
     for (uint32_t i = 0; i < ov->n; i++) {
         const struct osd__ov_entry *e = &ov->ents[i];
         if (e->kind == OSD__OV_DEL_RANGE || !osd__rc_is_cached_kind(e->key, e->klen) ||
@@ -234,7 +222,7 @@ void osd__rc_apply(struct osd__rcache *c, const struct osd__overlay *ov)
 }
 
 int osd__rc_peek(struct osd__rcache *c, const void *k, size_t kl, void *buf, size_t cap,
-                 size_t *vl, uint64_t *gen)
+                 size_t *vl)
 {
     int rc = -ENOENT;
     pthread_mutex_lock(&c->lock); /* nbuckets too: a growing table changes it */
@@ -243,22 +231,10 @@ int osd__rc_peek(struct osd__rcache *c, const void *k, size_t kl, void *buf, siz
     if (e != NULL && e->absent) {
         rc = 0;
     } else if (e != NULL && e->vlen <= cap) {
-        if (e->vlen > 0)
-            memcpy(buf, e->mem + e->klen, e->vlen);
+        memcpy(buf, e->mem + e->klen, e->vlen);
         *vl = e->vlen;
         rc = 1;
     }
-    if (gen != NULL)
-        *gen = c->gen;
     pthread_mutex_unlock(&c->lock);
     return rc;
-}
-
-void osd__rc_fill(struct osd__rcache *c, const void *k, size_t kl, const void *val, size_t vl,
-                  uint64_t gen)
-{
-    pthread_mutex_lock(&c->lock);
-    if (c->nbuckets != 0 && c->gen == gen && *slot_of(c, k, kl, osd__key_hash(k, kl)) == NULL)
-        set_locked(c, k, kl, val, vl);
-    pthread_mutex_unlock(&c->lock);
 }

@@ -122,7 +122,7 @@ static void test_rcache_applies_durable_group(void **state)
     osd__rc_fini(&c);
 }
 
-/* Peeks copy what the cache holds and never fill it themselves. */
+/* Peeks copy what the cache holds and never fill it. */
 static void test_rcache_peek(void **state)
 {
     (void)state;
@@ -133,59 +133,21 @@ static void test_rcache_peek(void **state)
     osd__rc_set(&c, "Oa", 2, "value", 5);
     osd__rc_set(&c, "Ob", 2, NULL, 0);
     osd__rc_set(&c, "Oc", 2, "too long for buf", 16);
-    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl, NULL), 1);
+    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl), 1);
     assert_int_equal(vl, 5);
     assert_memory_equal(buf, "value", 5);
-    assert_int_equal(osd__rc_peek(&c, "Ob", 2, buf, sizeof(buf), &vl, NULL), 0);
-    assert_int_equal(osd__rc_peek(&c, "Oc", 2, buf, sizeof(buf), &vl, NULL), -ENOENT);
-    assert_int_equal(osd__rc_peek(&c, "Od", 2, buf, sizeof(buf), &vl, NULL), -ENOENT);
+    assert_int_equal(osd__rc_peek(&c, "Ob", 2, buf, sizeof(buf), &vl), 0);
+    assert_int_equal(osd__rc_peek(&c, "Oc", 2, buf, sizeof(buf), &vl), -ENOENT);
+    assert_int_equal(osd__rc_peek(&c, "Od", 2, buf, sizeof(buf), &vl), -ENOENT);
     check_value(&c, "Od", NULL);
     osd__rc_fini(&c);
     assert_int_equal(osd__rc_init(&c, 0), 0); /* disabled */
-    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl, NULL), -ENOENT);
+    assert_int_equal(osd__rc_peek(&c, "Oa", 2, buf, sizeof(buf), &vl), -ENOENT);
     osd__rc_fini(&c);
 }
 
 /* Metadata reads take object records from the cache: each one sees the
  * change just committed (size, removal, re-creation). */
-/* A fill keeps what a missed peek's RocksDB read found, unless a group was
- * applied (or the cache cleared) since the peek, or the key is known. */
-static void test_rcache_fill_after_peek(void **state)
-{
-    (void)state;
-    struct osd__rcache c;
-    struct osd__overlay ov;
-    char buf[8];
-    size_t vl = 0;
-    uint64_t gen = 0, stale = 0;
-    assert_int_equal(osd__rc_init(&c, 1u << 20), 0);
-    assert_int_equal(osd__ov_init(&ov), 0);
-    assert_int_equal(osd__rc_peek(&c, "Xa", 2, buf, sizeof(buf), &vl, &gen), -ENOENT);
-    osd__rc_fill(&c, "Xa", 2, "disk", 4, gen);
-    check_value(&c, "Xa", "disk");
-    assert_int_equal(osd__rc_peek(&c, "Xb", 2, buf, sizeof(buf), &vl, &stale), -ENOENT);
-    assert_int_equal(osd__ov_put(&ov, "Xb", 2, "new", 3), 0);
-    osd__rc_apply(&c, &ov); /* lands between the peek and the fill */
-    osd__rc_fill(&c, "Xb", 2, "old", 3, stale);
-    check_value(&c, "Xb", "new");
-    assert_int_equal(osd__rc_peek(&c, "Xc", 2, buf, sizeof(buf), &vl, &gen), -ENOENT);
-    osd__rc_fill(&c, "Xa", 2, "other", 5, gen); /* known already: kept */
-    check_value(&c, "Xa", "disk");
-    osd__rc_fill(&c, "Xc", 2, NULL, 0, gen);
-    check_value(&c, "Xc", "");
-    osd__rc_clear(&c);
-    osd__rc_fill(&c, "Xd", 2, "x", 1, gen); /* cleared since */
-    check_value(&c, "Xd", NULL);
-    /* Large values (user xattrs) are not kept; a smaller one replaces them. */
-    static char big[2000];
-    memset(big, 'b', sizeof(big));
-    osd__rc_set(&c, "Xe", 2, "small", 5);
-    osd__rc_set(&c, "Xe", 2, big, sizeof(big));
-    check_value(&c, "Xe", NULL);
-    osd__ov_fini(&ov);
-    osd__rc_fini(&c);
-}
-
 static void test_store_cache_stat_follows_changes(void **state)
 {
     (void)state;
@@ -201,38 +163,6 @@ static void test_store_cache_stat_follows_changes(void **state)
     struct osd_obj_stat st;
     assert_int_equal(osd_store_stat(t->s, T_COLL, "a", &st), -ENOENT);
     assert_int_equal(t_write(t, "a", 0, "xyz", 3), 0);
-    assert_int_equal(t_size(t, "a"), 3);
-    /* xattrs: set, read (cached), replaced, removed, the object removed. */
-    char v[16];
-    size_t len = 0;
-    struct osd_txn *x = osd_txn_create(T_COLL);
-    assert_int_equal(osd_txn_setxattr(x, "a", "_v", "one", 3), 0);
-    assert_int_equal(osd_store_apply(t->s, x), 0);
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), 0);
-        assert_int_equal(len, 3);
-        assert_memory_equal(v, "one", 3);
-    }
-    x = osd_txn_create(T_COLL);
-    assert_int_equal(osd_txn_setxattr(x, "a", "_v", "second", 6), 0);
-    assert_int_equal(osd_store_apply(t->s, x), 0);
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), 0);
-    assert_int_equal(len, 6);
-    assert_memory_equal(v, "second", 6);
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, 2, &len), -ERANGE);
-    x = osd_txn_create(T_COLL);
-    assert_int_equal(osd_txn_rmxattr(x, "a", "_v"), 0);
-    assert_int_equal(osd_store_apply(t->s, x), 0);
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), -ENODATA);
-    x = osd_txn_create(T_COLL);
-    assert_int_equal(osd_txn_setxattr(x, "a", "_v", "three", 5), 0);
-    assert_int_equal(osd_store_apply(t->s, x), 0);
-    assert_int_equal(t_op1(t, osd_txn_remove, "a"), 0);
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), -ENOENT);
-    assert_int_equal(t_write(t, "a", 0, "new", 3), 0); /* a new nid: no xattr */
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), -ENODATA);
-    t_reopen(t); /* cold: RocksDB answers, and the cache keeps it */
-    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "a", "_v", v, sizeof(v), &len), -ENODATA);
     assert_int_equal(t_size(t, "a"), 3);
     t_free(t);
 }
@@ -323,7 +253,6 @@ int store_cache_tests(void)
         cmocka_unit_test(test_rcache_disabled_never_answers),
         cmocka_unit_test(test_rcache_applies_durable_group),
         cmocka_unit_test(test_rcache_peek),
-        cmocka_unit_test(test_rcache_fill_after_peek),
         cmocka_unit_test(test_store_cache_stat_follows_changes),
         cmocka_unit_test(test_store_cache_serves_rewrites),
         cmocka_unit_test(test_store_cache_forgets_removed),
