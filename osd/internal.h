@@ -318,7 +318,8 @@ struct osd_pglog_entry {
 };
 
 struct osd_pglog {
-    struct proto_pg_info info;        /* as persisted (plus exists) */
+    struct proto_pg_info info;        /* in effect: persisted, or derived at load */
+    struct proto_pg_info stored;      /* as last put into a transaction */
     struct osd_pglog_entry *ring;     /* OSD_PG_LOG_MAX slots */
     uint32_t head;                    /* slot of the oldest entry */
     uint32_t n;

@@ -9,7 +9,11 @@
  *
  * In memory a ring keeps the entries (without replies: those go into the
  * duplicate table, so that a resent op gets its first answer even after a
- * restart or a failover). Loop thread only. */
+ * restart or a failover). Loop thread only.
+ *
+ * An append to a complete copy does not rewrite the info: loading derives
+ * it from the last info written and the log (derive_info), which saves a
+ * store record per replicated write. */
 #include "osd/internal.h"
 
 #include "common/bytes.h"
@@ -145,7 +149,22 @@ int osd__pglog_write_info(struct osd_pg *pg, struct osd_txn *txn)
     cairn_put_le64(b + 9, in->last_complete);
     cairn_put_le64(b + 17, in->log_tail);
     cairn_put_le64(b + 25, in->act_epoch);
-    return osd_txn_setxattr(txn, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b));
+    int r = osd_txn_setxattr(txn, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b));
+    if (r == 0)
+        pg->log.stored = *in;
+    return r;
+}
+
+/* True when loading would give the info in memory without writing it: the
+ * info written last was complete and of this activation, and the copy is
+ * still complete (derive_info makes the newest entry last_update and
+ * last_complete, and only ever moves log_tail forward). */
+static bool info_implied(const struct osd_pglog *log)
+{
+    const struct proto_pg_info *in = &log->info, *st = &log->stored;
+    return st->exists && st->last_complete == st->last_update &&
+           st->act_epoch == in->act_epoch && in->last_complete == in->last_update &&
+           st->last_update <= in->last_update;
 }
 
 static int add_entry_ops(struct osd_pg *pg, struct osd_txn *txn,
@@ -185,7 +204,7 @@ int osd__pglog_append(struct osd_pg *pg, struct osd_txn *txn, const struct proto
     log->info.exists = true;
     if (remember_reply)
         remember(pg, ent);
-    return osd__pglog_write_info(pg, txn);
+    return info_implied(log) ? 0 : osd__pglog_write_info(pg, txn);
 }
 
 int osd__pglog_replace(struct osd_pg *pg, struct osd_txn *txn,
@@ -284,6 +303,28 @@ static int load_entry(const void *key, size_t klen, const void *v, size_t vlen, 
     return 0;
 }
 
+/* Completes the info read from the store with the entries appended since it
+ * was written (osd__pglog_append skips the write while the copy is
+ * complete, and only then): the newest entry is last_update, and
+ * last_complete too. Those appends may have trimmed entries the stored
+ * log_tail does not know of; the oldest entry loaded then becomes the
+ * tail, which may be one entry newer than the real one: a tail only has to
+ * be no older than the newest trimmed entry. */
+static void derive_info(struct osd_pglog *log)
+{
+    struct proto_pg_info *in = &log->info;
+    uint64_t newest = log->n ? slot(log, log->n - 1)->version : 0;
+
+    if (newest > in->last_update) {
+        if (in->last_complete == in->last_update)
+            in->last_complete = newest;
+        in->last_update = newest;
+        if (log->n == OSD_PG_LOG_MAX)
+            in->log_tail = ring_pop(log);
+    }
+    log->stored = *in;
+}
+
 int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
 {
     struct osd_store *st = osd__engine_store(e);
@@ -297,6 +338,7 @@ int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
     if (!log->ring && !(log->ring = calloc(OSD_PG_LOG_MAX, sizeof(*log->ring))))
         return -ENOMEM;
     memset(&log->info, 0, sizeof(log->info));
+    memset(&log->stored, 0, sizeof(log->stored));
     int r = osd_store_getxattr(st, pg->coll, OSD_PGMETA_OID, INFO_XATTR, b, sizeof(b), &len);
     if (r == -ENOENT || r == -ENODATA) {
         log->info.exists = pg->coll_state == OSD_COLL_EXISTS;
@@ -321,6 +363,7 @@ int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
         osd__pglog_free(log);
         return r < 0 ? r : c.err;
     }
+    derive_info(log);
     pg->log_loaded = true;
     return 0;
 }
@@ -380,6 +423,8 @@ static void pg_txn_done(struct osd_loopq_item *item)
     struct pg_txn *t = (struct pg_txn *)item;
     struct osd_pg *pg = t->pg;
 
+    if (t->result < 0) /* it may have carried the info: appends write it again */
+        pg->log.stored.exists = false;
     if (t->done)
         t->done(t->result, t->arg);
     free(t);
@@ -408,6 +453,7 @@ int osd__pg_queue_txn(struct osd_engine *e, struct osd_pg *pg, struct osd_txn *t
     if (r < 0) {
         osd_txn_destroy(txn);
         free(t);
+        pg->log.stored.exists = false; /* as in pg_txn_done */
         return r;
     }
     pg->txns++;
