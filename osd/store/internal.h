@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define OSD__SHARD_BLOCKS 64u       /* logical blocks per extent shard */
 #define OSD__REGION_BLOCKS 8192u    /* allocator blocks per A record */
@@ -42,15 +43,26 @@ enum {
 
 /* ---- keys.c: key and record encoding ------------------------------------ */
 
-/* The fixed fields of an object record (O key). */
+/* Small xattrs live in the object record itself (docs/store.md §2): an
+ * xattr whose name and value together take at most OSD__XA_INLINE_MAX
+ * bytes, while the record's area has room for it. The others are X keys. */
+#define OSD__XA_INLINE_MAX 128u
+#define OSD__XA_AREA_MAX 512u
+#define OSD__ONODE_XKEYS 1u /* flags: the object may have X keys */
+
+/* An object record (O key). */
 struct osd__onode {
     uint64_t nid;       /* unique object id, never reused; 0 is invalid */
     uint64_t size;      /* bytes */
     uint64_t mtime_ns;  /* wall clock of the last change */
     uint64_t blocks;    /* allocated data blocks */
-    uint32_t flags;     /* reserved, 0 */
+    uint32_t flags;     /* OSD__ONODE_XKEYS */
+    uint16_t xa_len;    /* bytes used in xa */
+    /* inline xattrs in name order: name_len u8, value_len u8, name, value */
+    uint8_t xa[OSD__XA_AREA_MAX];
 };
-#define OSD__ONODE_LEN 37u
+#define OSD__ONODE_FIXED_LEN 37u
+#define OSD__ONODE_MAX (OSD__ONODE_FIXED_LEN + OSD__XA_AREA_MAX)
 
 /* The decoded form of one extent shard (E key): 64 logical blocks. */
 struct osd__shard {
@@ -85,9 +97,29 @@ uint32_t osd__key_hash(const void *k, size_t kl);
 extern const uint8_t osd__key_next_nid[];
 #define OSD__KEY_NEXT_NID_LEN 4u
 
-void osd__onode_encode(const struct osd__onode *on, uint8_t *out);
+/* Byte order of names, a prefix first: the order of their X keys. */
+static inline int osd__name_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+/* Writes at most OSD__ONODE_MAX bytes; returns the length. */
+size_t osd__onode_encode(const struct osd__onode *on, uint8_t *out);
 /* -EIO for anything that is not a valid record. */
 int osd__onode_decode(const void *buf, size_t len, struct osd__onode *on);
+/* The inline xattr @name: 1 and its value, or 0 when it is not inline. */
+int osd__xa_find(const struct osd__onode *on, const void *name, size_t nlen,
+                 const uint8_t **val, size_t *vlen);
+/* Sets @name inline: 0, or -ENOSPC when it is too big or the area is full
+ * (the caller then keeps it in an X key). */
+int osd__xa_set(struct osd__onode *on, const void *name, size_t nlen, const void *val,
+                size_t vlen);
+/* Removes @name from the area: 1 when it was there, else 0. */
+int osd__xa_del(struct osd__onode *on, const void *name, size_t nlen);
+/* The @i-th inline xattr (0-based, name order): 1, or 0 past the last. */
+int osd__xa_at(const struct osd__onode *on, unsigned i, const uint8_t **name, size_t *nlen,
+               const uint8_t **val, size_t *vlen);
 /* Returns the encoded length (at most OSD__SHARD_ENC_MAX); 0 when all holes. */
 size_t osd__shard_encode(const struct osd__shard *s, uint8_t *out);
 /* Validates every entry against @nblocks (block numbers in 1..nblocks-1). */

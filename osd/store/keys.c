@@ -146,7 +146,7 @@ size_t osd__key_defer(uint8_t *out, uint64_t seq)
 
 /* ---- records ---- */
 
-void osd__onode_encode(const struct osd__onode *on, uint8_t *out)
+size_t osd__onode_encode(const struct osd__onode *on, uint8_t *out)
 {
     out[0] = ONODE_VERSION;
     osd__put_le32(out + 1, on->flags);
@@ -154,25 +154,48 @@ void osd__onode_encode(const struct osd__onode *on, uint8_t *out)
     osd__put_le64(out + 13, on->size);
     osd__put_le64(out + 21, on->mtime_ns);
     osd__put_le64(out + 29, on->blocks);
+    memcpy(out + OSD__ONODE_FIXED_LEN, on->xa, on->xa_len);
+    return OSD__ONODE_FIXED_LEN + on->xa_len;
+}
+
+/* The inline area: entries of name_len u8 (1..), value_len u8, name,
+ * value, with names strictly increasing in byte order. */
+static bool xa_valid(const uint8_t *a, size_t len)
+{
+    const uint8_t *prev = NULL;
+    size_t prevl = 0;
+    for (size_t off = 0; off < len;) {
+        if (len - off < 2 || a[off] == 0 || len - off - 2 < (size_t)a[off] + a[off + 1])
+            return false;
+        const uint8_t *name = a + off + 2;
+        size_t nl = a[off];
+        if (prev != NULL && osd__name_cmp(prev, prevl, name, nl) >= 0)
+            return false;
+        prev = name;
+        prevl = nl;
+        off += 2u + nl + a[off + 1];
+    }
+    return true;
 }
 
 int osd__onode_decode(const void *buf, size_t len, struct osd__onode *on)
 {
     const uint8_t *p = buf;
-    if (len != OSD__ONODE_LEN || p[0] != ONODE_VERSION)
+    if (len < OSD__ONODE_FIXED_LEN || len > OSD__ONODE_MAX || p[0] != ONODE_VERSION)
         return -EIO;
-    struct osd__onode tmp = {
-        .flags = osd__get_le32(p + 1),
-        .nid = osd__get_le64(p + 5),
-        .size = osd__get_le64(p + 13),
-        .mtime_ns = osd__get_le64(p + 21),
-        .blocks = osd__get_le64(p + 29),
-    };
-    if (tmp.nid == 0 || tmp.size > OSD_STORE_OBJECT_MAX || tmp.flags != 0)
+    on->flags = osd__get_le32(p + 1);
+    on->nid = osd__get_le64(p + 5);
+    on->size = osd__get_le64(p + 13);
+    on->mtime_ns = osd__get_le64(p + 21);
+    on->blocks = osd__get_le64(p + 29);
+    on->xa_len = (uint16_t)(len - OSD__ONODE_FIXED_LEN);
+    if (on->nid == 0 || on->size > OSD_STORE_OBJECT_MAX || (on->flags & ~OSD__ONODE_XKEYS) != 0)
         return -EIO;
-    if (tmp.blocks > CAIRN_ALIGN_UP(tmp.size, OSD_STORE_BLOCK) / OSD_STORE_BLOCK)
+    if (on->blocks > CAIRN_ALIGN_UP(on->size, OSD_STORE_BLOCK) / OSD_STORE_BLOCK)
         return -EIO;
-    *on = tmp;
+    if (!xa_valid(p + OSD__ONODE_FIXED_LEN, on->xa_len))
+        return -EIO;
+    memcpy(on->xa, p + OSD__ONODE_FIXED_LEN, on->xa_len);
     return 0;
 }
 

@@ -29,7 +29,7 @@ static int get_onode(struct osd_store *s, const char *coll, const char *oid,
         return -EINVAL;
     uint8_t key[OKEY_MAX];
     size_t kl = osd__key_obj(key, coll, strlen(coll), oid, strlen(oid));
-    uint8_t cached[OSD__ONODE_LEN];
+    uint8_t cached[OSD__ONODE_MAX];
     void *v = NULL;
     size_t vl;
     int rc = osd__rc_peek(&s->rcache, key, kl, cached, sizeof(cached), &vl);
@@ -88,6 +88,19 @@ int osd_store_getxattr(struct osd_store *s, const char *coll, const char *oid,
     int rc = get_onode(s, coll, oid, &on);
     if (rc != 0)
         return rc;
+    const uint8_t *v;
+    size_t vl;
+    if (osd__xa_find(&on, name, strlen(name), &v, &vl)) {
+        if (len != NULL)
+            *len = vl;
+        if (vl > cap)
+            return -ERANGE;
+        if (vl > 0)
+            memcpy(buf, v, vl);
+        return 0;
+    }
+    if ((on.flags & OSD__ONODE_XKEYS) == 0)
+        return -ENODATA;
     uint8_t key[16 + OSD_STORE_XATTR_NAME_MAX];
     size_t kl = osd__key_xattr(key, on.nid, name, strlen(name));
     return get_value(s, key, kl, buf, cap, len);
@@ -154,6 +167,38 @@ static int scan(struct osd_store *s, const struct scan *sc, const uint8_t *skip,
     return rc;
 }
 
+/* Merges the inline xattrs into the X keys' walk, both in name order (a
+ * name is never in both places). */
+struct xa_merge {
+    const struct osd__onode *on;
+    unsigned next; /* the next inline xattr to pass on */
+    osd_store_kv_fn fn;
+    void *arg;
+};
+
+/* Passes on the inline xattrs that sort before @name (all, when NULL). */
+static int xa_merge_upto(struct xa_merge *m, const uint8_t *name, size_t nlen)
+{
+    const uint8_t *n, *v;
+    size_t nl, vl;
+    while (osd__xa_at(m->on, m->next, &n, &nl, &v, &vl)) {
+        if (name != NULL && osd__name_cmp(n, nl, name, nlen) > 0)
+            break;
+        m->next++;
+        int rc = m->fn(n, nl, v, vl, m->arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int xa_merge_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    struct xa_merge *m = arg;
+    int rc = xa_merge_upto(m, k, kl);
+    return rc != 0 ? rc : m->fn(k, kl, v, vl, m->arg);
+}
+
 int osd_store_xattrs(struct osd_store *s, const char *coll, const char *oid,
                      osd_store_kv_fn fn, void *arg)
 {
@@ -163,11 +208,17 @@ int osd_store_xattrs(struct osd_store *s, const char *coll, const char *oid,
     int rc = get_onode(s, coll, oid, &on);
     if (rc != 0)
         return rc;
-    uint8_t lo[16], hi[16];
-    struct scan sc = {.lo = lo, .lol = osd__key_nid(lo, OSD__K_XATTR, on.nid), .hi = hi,
-                      .hil = osd__key_nid(hi, OSD__K_XATTR, on.nid + 1), .strip = 9,
-                      .fn = fn, .arg = arg};
-    return scan(s, &sc, NULL, 0);
+    struct xa_merge m = {.on = &on, .fn = fn, .arg = arg};
+    if ((on.flags & OSD__ONODE_XKEYS) != 0) {
+        uint8_t lo[16], hi[16];
+        struct scan sc = {.lo = lo, .lol = osd__key_nid(lo, OSD__K_XATTR, on.nid), .hi = hi,
+                          .hil = osd__key_nid(hi, OSD__K_XATTR, on.nid + 1), .strip = 9,
+                          .fn = xa_merge_fn, .arg = &m};
+        rc = scan(s, &sc, NULL, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return xa_merge_upto(&m, NULL, 0);
 }
 
 int osd_store_omap_list(struct osd_store *s, const char *coll, const char *oid,

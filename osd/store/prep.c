@@ -156,12 +156,11 @@ static void obj_create(struct osd_store *s, struct obj *o)
     o->exists = true;
 }
 
-static int obj_store(struct osd_store *s, struct obj *o, uint64_t now_ns)
+static int obj_store(struct osd_store *s, struct obj *o)
 {
-    uint8_t val[OSD__ONODE_LEN];
-    o->on.mtime_ns = now_ns;
-    osd__onode_encode(&o->on, val);
-    return osd__ov_put(s->ov, o->key, o->klen, val, sizeof(val));
+    uint8_t val[OSD__ONODE_MAX];
+    size_t len = osd__onode_encode(&o->on, val);
+    return osd__ov_put(s->ov, o->key, o->klen, val, len);
 }
 
 static void blocks_apply(struct obj *o, int64_t delta)
@@ -417,7 +416,7 @@ static int op_remove(struct osd_store *s, struct obj *o)
     int64_t delta = 0;
     /* Punching deletes every extent shard (none lies past the end, inv. 4). */
     int rc = osd__ext_punch_from(s, o->on.nid, o->on.size, 0, &delta);
-    if (rc == 0)
+    if (rc == 0 && (o->on.flags & OSD__ONODE_XKEYS) != 0)
         rc = del_nid_keys(s, OSD__K_XATTR, o->on.nid);
     if (rc == 0)
         rc = del_nid_keys(s, OSD__K_OMAP, o->on.nid);
@@ -427,12 +426,26 @@ static int op_remove(struct osd_store *s, struct obj *o)
     return rc;
 }
 
+/* A small xattr goes into the object record when it has room, any other
+ * into an X key; a name is never in both (setting it in one place deletes
+ * it from the other). OSD__ONODE_XKEYS says whether X keys may exist, so
+ * objects without large xattrs never look for them. */
 static int op_xattr(struct osd_store *s, struct obj *o, const struct osd__op *op)
 {
     uint8_t key[OSD__KEY_MAX];
     size_t kl = osd__key_xattr(key, o->on.nid, op->key, op->klen);
-    if (op->type == OSD__OP_SETXATTR)
+    bool xkeys = (o->on.flags & OSD__ONODE_XKEYS) != 0;
+    if (op->type == OSD__OP_SETXATTR) {
+        if (osd__xa_set(&o->on, op->key, op->klen, op->val, op->vlen) == 0)
+            return xkeys ? osd__ov_del(s->ov, key, kl) : 0;
+        osd__xa_del(&o->on, op->key, op->klen);
+        o->on.flags |= OSD__ONODE_XKEYS;
         return osd__ov_put(s->ov, key, kl, op->val, op->vlen);
+    }
+    if (osd__xa_del(&o->on, op->key, op->klen))
+        return 0;
+    if (!xkeys)
+        return -ENODATA;
     const uint8_t *v;
     size_t vl;
     int rc = osd__lookup(s, key, kl, &v, &vl);
@@ -480,10 +493,14 @@ static bool op_needs_object(uint8_t type)
            type == OSD__OP_OMAP_CLEAR;
 }
 
-static bool op_is_metadata(uint8_t type)
+static bool op_is_omap(uint8_t type)
 {
-    return type == OSD__OP_SETXATTR || type == OSD__OP_RMXATTR || type == OSD__OP_OMAP_SET ||
-           type == OSD__OP_OMAP_RM || type == OSD__OP_OMAP_CLEAR;
+    return type == OSD__OP_OMAP_SET || type == OSD__OP_OMAP_RM || type == OSD__OP_OMAP_CLEAR;
+}
+
+static bool op_is_xattr(uint8_t type)
+{
+    return type == OSD__OP_SETXATTR || type == OSD__OP_RMXATTR;
 }
 
 static int op_object(struct osd_store *s, const struct osd_txn *t, const struct osd__op *op,
@@ -524,12 +541,16 @@ static int op_object(struct osd_store *s, const struct osd_txn *t, const struct 
     }
     if (rc != 0)
         return rc;
-    /* mtime is the last change of data or size: an xattr or omap change of an
+    /* mtime is the last change of data or size. An omap change of an
      * existing object leaves its record alone, which keeps a put per
-     * transaction (the PG log's object) out of the batch. */
-    if (!created && op_is_metadata(op->type))
+     * transaction (the PG log's object) out of the batch; an xattr change
+     * rewrites it (its inline xattrs or flags may have changed) and keeps
+     * mtime. */
+    if (!created && op_is_omap(op->type))
         return 0;
-    return obj_store(s, &o, now_ns);
+    if (created || !op_is_xattr(op->type))
+        o.on.mtime_ns = now_ns;
+    return obj_store(s, &o);
 }
 
 int osd__prep_txn(struct osd_store *s, struct osd_txn *t, uint64_t now_ns)

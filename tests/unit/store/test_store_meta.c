@@ -210,6 +210,123 @@ static void test_store_mtime_tracks_data(void **state)
 }
 
 /* Sets @n xattrs and @n omap keys on @oid in one transaction. */
+static void set_xattr(struct tstore *t, const char *oid, const char *name, char fill,
+                      size_t len)
+{
+    char v[300];
+    assert_true(len <= sizeof(v));
+    memset(v, fill, len);
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_setxattr(x, oid, name, v, len), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+}
+
+static void check_xattr(struct tstore *t, const char *oid, const char *name, char fill,
+                        size_t len)
+{
+    char v[300], want[300];
+    size_t got = 0;
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, oid, name, v, sizeof(v), &got), 0);
+    assert_int_equal(got, len);
+    memset(want, fill, len);
+    assert_memory_equal(v, want, len);
+}
+
+/* Checks that the listing has exactly @n xattrs, in byte order of names. */
+static void check_listing(struct tstore *t, const char *oid, unsigned n)
+{
+    struct collect c = {0};
+    assert_int_equal(osd_store_xattrs(t->s, T_COLL, oid, collect_fn, &c), 0);
+    assert_int_equal(c.n, n);
+    for (unsigned i = 1; i < c.n; i++)
+        assert_true(strcmp(c.keys[i - 1], c.keys[i]) < 0);
+}
+
+/* Small xattrs live in the object record, large ones (or those that do not
+ * fit) in keys of their own; a name moves between the two as its value
+ * changes size, and reads, listings, removals and reopens see one value
+ * per name, in name order. */
+static void test_store_xattrs_inline_and_spilled(void **state)
+{
+    (void)state;
+    struct tstore *t = t_new();
+    set_xattr(t, "o", "a", 'a', 8);
+    set_xattr(t, "o", "m", 'M', 200); /* too big for the record */
+    set_xattr(t, "o", "z", 'z', 1);
+    check_listing(t, "o", 3);
+    check_xattr(t, "o", "m", 'M', 200);
+    set_xattr(t, "o", "m", 'm', 3); /* moves into the record */
+    set_xattr(t, "o", "a", 'A', 250); /* moves out of it */
+    check_listing(t, "o", 3);
+    check_xattr(t, "o", "a", 'A', 250);
+    check_xattr(t, "o", "m", 'm', 3);
+    struct osd_txn *x = osd_txn_create(T_COLL);
+    assert_int_equal(osd_txn_rmxattr(x, "o", "a"), 0);
+    assert_int_equal(osd_txn_rmxattr(x, "o", "m"), 0);
+    assert_int_equal(osd_store_apply(t->s, x), 0);
+    char buf[8];
+    size_t len;
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "a", buf, 8, &len), -ENODATA);
+    assert_int_equal(osd_store_getxattr(t->s, T_COLL, "o", "m", buf, 8, &len), -ENODATA);
+    check_listing(t, "o", 1);
+
+    /* Sixty 20-byte xattrs overflow the record's area: the later ones
+     * spill, and all of them read back, in order, after a reopen too. */
+    char name[16];
+    for (unsigned i = 0; i < 60; i++) {
+        snprintf(name, sizeof(name), "x%02u", (i * 37) % 60);
+        set_xattr(t, "p", name, (char)('A' + i % 26), 20);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        check_listing(t, "p", 60);
+        for (unsigned i = 0; i < 60; i++) {
+            snprintf(name, sizeof(name), "x%02u", (i * 37) % 60);
+            check_xattr(t, "p", name, (char)('A' + i % 26), 20);
+        }
+        t_reopen(t);
+    }
+    assert_int_equal(t_op1(t, osd_txn_remove, "p"), 0);
+    assert_int_equal(t_op1(t, osd_txn_touch, "p"), 0);
+    check_listing(t, "p", 0);
+    t_fsck_clean(t, false);
+    t_free(t);
+}
+
+/* Object records round-trip with their inline xattrs, and a record whose
+ * area is truncated, unsorted, has an empty name or unknown flags is
+ * refused. */
+static void test_store_onode_records(void **state)
+{
+    (void)state;
+    struct osd__onode on = {.nid = 9, .size = 4096, .blocks = 1}, back;
+    uint8_t rec[OSD__ONODE_MAX];
+    assert_int_equal(osd__xa_set(&on, "b", 1, "22", 2), 0);
+    assert_int_equal(osd__xa_set(&on, "a", 1, "1", 1), 0);
+    assert_int_equal(osd__xa_set(&on, "big", 3, rec, OSD__XA_INLINE_MAX), -ENOSPC);
+    size_t len = osd__onode_encode(&on, rec);
+    assert_int_equal(len, OSD__ONODE_FIXED_LEN + 4 + 5); /* a=1, b=22 */
+    assert_int_equal(osd__onode_decode(rec, len, &back), 0);
+    const uint8_t *v;
+    size_t vl;
+    assert_int_equal(osd__xa_find(&back, "b", 1, &v, &vl), 1);
+    assert_int_equal(vl, 2);
+    assert_memory_equal(v, "22", 2);
+    assert_int_equal(osd__onode_decode(rec, len - 1, &back), -EIO); /* truncated */
+    uint8_t bad[OSD__ONODE_MAX];
+    memcpy(bad, rec, len);
+    bad[OSD__ONODE_FIXED_LEN + 2] = 'c'; /* "c" before "b": unsorted */
+    assert_int_equal(osd__onode_decode(bad, len, &back), -EIO);
+    memcpy(bad, rec, len);
+    bad[OSD__ONODE_FIXED_LEN] = 0; /* empty name */
+    assert_int_equal(osd__onode_decode(bad, len, &back), -EIO);
+    memcpy(bad, rec, len);
+    bad[1] = 2; /* unknown flag */
+    assert_int_equal(osd__onode_decode(bad, len, &back), -EIO);
+    assert_int_equal(osd__xa_del(&on, "a", 1), 1);
+    assert_int_equal(osd__xa_del(&on, "a", 1), 0);
+    assert_int_equal(osd__xa_find(&on, "a", 1, &v, &vl), 0);
+}
+
 static void set_keys(struct tstore *t, const char *oid, unsigned n, bool queue_only)
 {
     struct osd_txn *x = osd_txn_create(T_COLL);
@@ -392,6 +509,8 @@ int store_meta_tests(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_store_xattrs),
+        cmocka_unit_test(test_store_xattrs_inline_and_spilled),
+        cmocka_unit_test(test_store_onode_records),
         cmocka_unit_test(test_store_omap),
         cmocka_unit_test(test_store_mtime_tracks_data),
         cmocka_unit_test(test_store_remove_drops_keys),
