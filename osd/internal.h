@@ -308,8 +308,9 @@ enum osd_coll_state {
 };
 
 /* A PG's log in memory (pglog.c): the newest OSD_PG_LOG_MAX entries, oldest
- * first, mirrored in the omap of the PG's OSD_PGMETA_OID object (key "l" +
- * big-endian version) together with the info (xattr "info"). */
+ * first, in a ring of as many slots, mirrored in the omap of the PG's
+ * OSD_PGMETA_OID object (key "l" + big-endian 16-bit slot) together with
+ * the info (xattr "info"). */
 struct osd_pglog_entry {
     uint64_t version;
     uint64_t client_id, tid;

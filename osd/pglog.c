@@ -4,12 +4,15 @@
  *
  *   xattr "info"          fmt 1, last_update, last_complete, log_tail,
  *                         act_epoch (u64 little endian each)
- *   omap "l" + be64(v)    fmt 1, op, client_id, tid, oid_len (u16), oid,
- *                         reply_len (u32), reply (the client's answer)
+ *   omap "l" + be16(slot) fmt 2, op, version, client_id, tid (u64 LE),
+ *                         oid_len (u16), oid, reply_len (u32), reply (the
+ *                         client's answer)
  *
- * In memory a ring keeps the entries (without replies: those go into the
- * duplicate table, so that a resent op gets its first answer even after a
- * restart or a failover). Loop thread only.
+ * In memory a ring of OSD_PG_LOG_MAX slots keeps the entries (without
+ * replies: those go into the duplicate table, so that a resent op gets its
+ * first answer even after a restart or a failover). An entry's omap key is
+ * its ring slot, so the newest entry of a full log overwrites the oldest
+ * one's key: trimming costs no delete. Loop thread only.
  *
  * An append to a complete copy does not rewrite the info: loading derives
  * it from the last info written and the log (derive_info), which saves a
@@ -25,14 +28,17 @@
 
 #define INFO_XATTR "info"
 #define INFO_FMT 1u
-#define ENTRY_FMT 1u
+#define ENTRY_FMT 2u
+#define ENTRY_HEAD (1u + 1u + 3u * 8u + 2u) /* up to the oid */
 #define INFO_LEN (1u + 4u * 8u)
+#define KEY_LEN 3u
+_Static_assert(OSD_PG_LOG_MAX <= 65536, "a ring slot is a 16-bit key");
 
-static void entry_key(uint64_t version, uint8_t key[9])
+static void entry_key(uint32_t ring_slot, uint8_t key[KEY_LEN])
 {
     key[0] = 'l';
-    for (unsigned i = 0; i < 8; i++)
-        key[1 + i] = (uint8_t)(version >> (56 - 8 * i));
+    key[1] = (uint8_t)(ring_slot >> 8);
+    key[2] = (uint8_t)ring_slot;
 }
 
 static struct osd_pglog_entry *slot(const struct osd_pglog *log, uint32_t i)
@@ -47,9 +53,9 @@ const struct osd_pglog_entry *osd__pglog_at(const struct osd_pg *pg, uint32_t i)
 
 void osd__pglog_free(struct osd_pglog *log)
 {
-    if (log->ring)
-        for (uint32_t i = 0; i < log->n; i++)
-            free(slot(log, i)->oid);
+    if (log->ring) /* every slot: a failed load may leave entries anywhere */
+        for (uint32_t i = 0; i < OSD_PG_LOG_MAX; i++)
+            free(log->ring[i].oid);
     free(log->ring);
     log->ring = NULL;
     log->n = log->head = 0;
@@ -68,7 +74,13 @@ static uint64_t ring_pop(struct osd_pglog *log)
     return v;
 }
 
-static int ring_push(struct osd_pglog *log, const struct proto_pg_log_entry *ent)
+/* The ring slot (and omap key) of the next entry: the oldest one's when full. */
+static uint32_t next_slot(const struct osd_pglog *log)
+{
+    return (log->head + log->n) % OSD_PG_LOG_MAX;
+}
+
+static int entry_set(struct osd_pglog_entry *en, const struct proto_pg_log_entry *ent)
 {
     char *oid = malloc(ent->oid.len + 1);
 
@@ -76,12 +88,19 @@ static int ring_push(struct osd_pglog *log, const struct proto_pg_log_entry *ent
         return -ENOMEM;
     memcpy(oid, ent->oid.p, ent->oid.len);
     oid[ent->oid.len] = 0;
-    if (log->n == OSD_PG_LOG_MAX)
-        log->info.log_tail = ring_pop(log);
-    struct osd_pglog_entry *en = slot(log, log->n++);
     *en = (struct osd_pglog_entry){.version = ent->version, .client_id = ent->client_id,
                                    .tid = ent->tid, .oid = oid, .op = (uint8_t)ent->op};
     return 0;
+}
+
+static int ring_push(struct osd_pglog *log, const struct proto_pg_log_entry *ent)
+{
+    if (log->n == OSD_PG_LOG_MAX)
+        log->info.log_tail = ring_pop(log);
+    int r = entry_set(slot(log, log->n), ent);
+    if (r == 0)
+        log->n++;
+    return r;
 }
 
 static void remember(struct osd_pg *pg, const struct proto_pg_log_entry *ent)
@@ -95,13 +114,14 @@ static void remember(struct osd_pg *pg, const struct proto_pg_log_entry *ent)
 
 static int entry_encode(const struct proto_pg_log_entry *ent, uint8_t **out, size_t *len)
 {
-    size_t n = 1 + 1 + 8 + 8 + 2 + ent->oid.len + 4 + ent->reply.len;
+    size_t n = ENTRY_HEAD + ent->oid.len + 4 + ent->reply.len;
     uint8_t *b = malloc(n), *p = b;
 
     if (!b)
         return -ENOMEM;
     *p++ = ENTRY_FMT;
     *p++ = (uint8_t)ent->op;
+    cairn_put_le64(p, ent->version), p += 8;
     cairn_put_le64(p, ent->client_id), p += 8;
     cairn_put_le64(p, ent->tid), p += 8;
     *p++ = (uint8_t)ent->oid.len;
@@ -117,23 +137,22 @@ static int entry_encode(const struct proto_pg_log_entry *ent, uint8_t **out, siz
 }
 
 static int entry_decode(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
-                        struct proto_pg_log_entry *ent)
+                        struct proto_pg_log_entry *ent, uint32_t *ring_slot)
 {
-    if (klen != 9 || key[0] != 'l' || vlen < 24 || v[0] != ENTRY_FMT)
+    if (klen != KEY_LEN || key[0] != 'l' || vlen < ENTRY_HEAD + 4 || v[0] != ENTRY_FMT)
         return -EIO;
-    ent->version = 0;
-    for (unsigned i = 1; i < 9; i++)
-        ent->version = ent->version << 8 | key[i];
+    *ring_slot = (uint32_t)key[1] << 8 | key[2];
     ent->op = v[1];
-    ent->client_id = cairn_get_le64(v + 2);
-    ent->tid = cairn_get_le64(v + 10);
-    size_t oid_len = v[18] | (size_t)v[19] << 8;
-    if (20 + oid_len + 4 > vlen)
+    ent->version = cairn_get_le64(v + 2);
+    ent->client_id = cairn_get_le64(v + 10);
+    ent->tid = cairn_get_le64(v + 18);
+    size_t oid_len = v[26] | (size_t)v[27] << 8;
+    if (*ring_slot >= OSD_PG_LOG_MAX || ENTRY_HEAD + oid_len + 4 > vlen)
         return -EIO;
-    ent->oid = (struct proto_bytes){v + 20, oid_len};
-    const uint8_t *r = v + 20 + oid_len;
+    ent->oid = (struct proto_bytes){v + ENTRY_HEAD, oid_len};
+    const uint8_t *r = v + ENTRY_HEAD + oid_len;
     size_t reply_len = r[0] | (size_t)r[1] << 8 | (size_t)r[2] << 16 | (size_t)r[3] << 24;
-    if (24 + oid_len + reply_len != vlen)
+    if (ENTRY_HEAD + oid_len + 4 + reply_len != vlen)
         return -EIO;
     ent->reply = (struct proto_bytes){r + 4, reply_len};
     return 0;
@@ -167,20 +186,19 @@ static bool info_implied(const struct osd_pglog *log)
            st->last_update <= in->last_update;
 }
 
-static int add_entry_ops(struct osd_pg *pg, struct osd_txn *txn,
-                         const struct proto_pg_log_entry *ent)
+/* Stores @ent in the slot it takes in the ring, and pushes it there. */
+static int add_entry(struct osd_pg *pg, struct osd_txn *txn, const struct proto_pg_log_entry *ent)
 {
-    uint8_t key[9], *val;
+    uint8_t key[KEY_LEN], *val;
     size_t vlen;
     int r = entry_encode(ent, &val, &vlen);
 
     if (r < 0)
         return r;
-    entry_key(ent->version, key);
+    entry_key(next_slot(&pg->log), key);
     r = osd_txn_omap_set(txn, OSD_PGMETA_OID, key, sizeof(key), val, vlen);
     free(val);
-    (void)pg;
-    return r;
+    return r < 0 ? r : ring_push(&pg->log, ent);
 }
 
 int osd__pglog_append(struct osd_pg *pg, struct osd_txn *txn, const struct proto_pg_log_entry *ent,
@@ -188,15 +206,9 @@ int osd__pglog_append(struct osd_pg *pg, struct osd_txn *txn, const struct proto
 {
     struct osd_pglog *log = &pg->log;
     bool complete = log->info.last_complete == log->info.last_update;
-    uint8_t key[9];
-    int r;
+    int r = add_entry(pg, txn, ent);
 
-    if (log->n == OSD_PG_LOG_MAX) {
-        entry_key(slot(log, 0)->version, key);
-        if ((r = osd_txn_omap_rm(txn, OSD_PGMETA_OID, key, sizeof(key))) < 0)
-            return r;
-    }
-    if ((r = add_entry_ops(pg, txn, ent)) < 0 || (r = ring_push(log, ent)) < 0)
+    if (r < 0)
         return r;
     log->info.last_update = ent->version;
     if (complete)
@@ -226,7 +238,7 @@ int osd__pglog_replace(struct osd_pg *pg, struct osd_txn *txn,
     log->info.log_tail = tail;
     log->info.last_update = tail;
     for (uint32_t i = 0; i < n; i++) {
-        if ((r = add_entry_ops(pg, txn, &ents[i])) < 0 || (r = ring_push(log, &ents[i])) < 0)
+        if ((r = add_entry(pg, txn, &ents[i])) < 0)
             return r;
         remember(pg, &ents[i]);
         log->info.last_update = ents[i].version;
@@ -281,25 +293,77 @@ uint32_t osd__pglog_export(const struct osd_pg *pg, uint64_t after, struct proto
 
 /* ---- loading ---------------------------------------------------------------- */
 
+struct loaded_reply {
+    size_t len;
+    uint8_t data[];
+};
+
 struct load_ctx {
     struct osd_pg *pg;
+    struct loaded_reply **replies; /* per slot; owned */
+    uint32_t n;
     int err;
 };
 
+/* Puts each entry back into its slot (they come in slot order) and keeps
+ * its reply until the entries' order is known. */
 static int load_entry(const void *key, size_t klen, const void *v, size_t vlen, void *arg)
 {
     struct load_ctx *c = arg;
     struct proto_pg_log_entry ent;
+    uint32_t ring_slot;
 
-    if (entry_decode(key, klen, v, vlen, &ent) < 0) {
+    if (entry_decode(key, klen, v, vlen, &ent, &ring_slot) < 0) {
         c->err = -EIO;
         return 1;
     }
-    if (c->pg->log.n == OSD_PG_LOG_MAX)
-        c->pg->log.info.log_tail = ring_pop(&c->pg->log);
-    if ((c->err = ring_push(&c->pg->log, &ent)) < 0)
+    struct loaded_reply *reply = malloc(sizeof(*reply) + ent.reply.len);
+    if (!reply || (c->err = entry_set(&c->pg->log.ring[ring_slot], &ent)) < 0) {
+        free(reply);
+        c->err = -ENOMEM;
         return 1;
-    remember(c->pg, &ent);
+    }
+    reply->len = ent.reply.len;
+    if (ent.reply.len)
+        memcpy(reply->data, ent.reply.p, ent.reply.len);
+    c->replies[ring_slot] = reply;
+    c->n++;
+    return 0;
+}
+
+/* Fills the duplicate table oldest first, as the entries were appended
+ * (a table smaller than the log keeps the newest answers). */
+static void remember_loaded(struct load_ctx *c)
+{
+    struct osd_pglog *log = &c->pg->log;
+
+    for (uint32_t i = 0; i < log->n; i++) {
+        uint32_t s = (log->head + i) % OSD_PG_LOG_MAX;
+        const struct osd_pglog_entry *en = &log->ring[s];
+        struct proto_pg_log_entry ent = {
+            .client_id = en->client_id, .tid = en->tid,
+            .reply = {c->replies[s]->data, c->replies[s]->len}};
+        remember(c->pg, &ent);
+    }
+}
+
+/* Finds the oldest of @n loaded entries; they must fill the slots from it
+ * on, cyclically, with increasing versions (as appends leave them). */
+static int ring_settle(struct osd_pglog *log, uint32_t n)
+{
+    uint32_t head = 0;
+
+    for (uint32_t i = 0; i < OSD_PG_LOG_MAX; i++)
+        if (log->ring[i].oid && (!log->ring[head].oid ||
+                                 log->ring[i].version < log->ring[head].version))
+            head = i;
+    log->head = head;
+    log->n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct osd_pglog_entry *en = slot(log, i);
+        if (!en->oid || (i > 0 && en->version <= slot(log, i - 1)->version))
+            return -EIO;
+    }
     return 0;
 }
 
@@ -322,6 +386,10 @@ static void derive_info(struct osd_pglog *log)
         if (log->n == OSD_PG_LOG_MAX)
             in->log_tail = ring_pop(log);
     }
+    /* An entry trimmed in memory keeps its slot in the store until an
+     * append reuses it, and the info may have been written meanwhile. */
+    while (log->n > 0 && slot(log, 0)->version <= in->log_tail)
+        ring_pop(log);
     log->stored = *in;
 }
 
@@ -335,7 +403,8 @@ int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
 
     if (pg->log_loaded)
         return 0;
-    if (!log->ring && !(log->ring = calloc(OSD_PG_LOG_MAX, sizeof(*log->ring))))
+    osd__pglog_free(log);
+    if (!(log->ring = calloc(OSD_PG_LOG_MAX, sizeof(*log->ring))))
         return -ENOMEM;
     memset(&log->info, 0, sizeof(log->info));
     memset(&log->stored, 0, sizeof(log->stored));
@@ -356,7 +425,16 @@ int osd__pglog_load(struct osd_engine *e, struct osd_pg *pg)
                                        .log_tail = cairn_get_le64(b + 17),
                                        .act_epoch = cairn_get_le64(b + 25)};
     struct load_ctx c = {.pg = pg};
+    if (!(c.replies = calloc(OSD_PG_LOG_MAX, sizeof(*c.replies))))
+        return -ENOMEM;
     r = osd_store_omap_list(st, pg->coll, OSD_PGMETA_OID, NULL, 0, 0, load_entry, &c, &more);
+    if (r == 0 && c.err == 0)
+        c.err = ring_settle(log, c.n);
+    if (r == 0 && c.err == 0)
+        remember_loaded(&c);
+    for (uint32_t i = 0; i < OSD_PG_LOG_MAX; i++)
+        free(c.replies[i]);
+    free(c.replies);
     if (r < 0 || c.err < 0) {
         cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s pg %s: unreadable log: %s",
                   osd__engine_entity(e), pg->coll, strerror(-(r < 0 ? r : c.err)));

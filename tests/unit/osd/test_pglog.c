@@ -43,6 +43,45 @@ static void reload(struct t_env *t)
     assert_int_equal(osd__pglog_load(t->e, t->pg), 0);
 }
 
+/* The info as the store holds it. */
+static struct proto_pg_info stored_info(struct t_env *t)
+{
+    uint8_t b[64];
+    size_t len = 0;
+
+    assert_int_equal(osd_store_getxattr(t->store, t->pg->coll, OSD_PGMETA_OID, "info", b,
+                                        sizeof(b), &len), 0);
+    assert_int_equal(len, 33);
+    return (struct proto_pg_info){.last_update = cairn_get_le64(b + 1),
+                                  .last_complete = cairn_get_le64(b + 9),
+                                  .log_tail = cairn_get_le64(b + 17),
+                                  .act_epoch = cairn_get_le64(b + 25)};
+}
+
+static void write_info(struct t_env *t)
+{
+    struct osd_txn *txn = osd_txn_create(t->pg->coll);
+    assert_int_equal(osd__pglog_write_info(t->pg, txn), 0);
+    assert_int_equal(osd_store_apply(t->store, txn), 0);
+}
+
+static int count_fn(const void *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    (void)k, (void)kl, (void)v, (void)vl;
+    (*(uint32_t *)arg)++;
+    return 0;
+}
+
+/* The number of log entries the store holds. */
+static uint32_t stored_entries(struct t_env *t)
+{
+    uint32_t n = 0;
+    bool more = false;
+    assert_int_equal(osd_store_omap_list(t->store, t->pg->coll, OSD_PGMETA_OID, NULL, 0, 0,
+                                         count_fn, &n, &more), 0);
+    return n;
+}
+
 static void test_pglog_survives_reload_bounded(void **state)
 {
     struct t_env *t = *state;
@@ -53,6 +92,7 @@ static void test_pglog_survives_reload_bounded(void **state)
     assert_true(t->pg->log.info.exists);
     assert_int_equal(t->pg->log.info.last_update, 0);
     append_range(t, 1, n, 100);
+    assert_int_equal(stored_entries(t), OSD_PG_LOG_MAX); /* new entries took old slots */
     for (int pass = 0; pass < 2; pass++) {
         const struct proto_pg_info *in = &t->pg->log.info;
         /* In memory the tail is the newest trimmed entry; a reload cannot
@@ -77,6 +117,29 @@ static void test_pglog_survives_reload_bounded(void **state)
         assert_memory_equal(d->meta, "reply-2025", d->meta_len);
         reload(t); /* the second pass checks what the store kept */
     }
+    /* Info written after a reload that trimmed in memory: the entry at the
+     * tail, still in the store, stays out of the log. */
+    write_info(t);
+    reload(t);
+    assert_int_equal(t->pg->log.info.log_tail, 26);
+    assert_int_equal(t->pg->log.n, OSD_PG_LOG_MAX - 1);
+    assert_int_equal(osd__pglog_at(t->pg, 0)->version, 27);
+
+    /* A reload trims in memory only; the next append reuses that slot. */
+    append_range(t, n + 1, n + 3, 1);
+    assert_int_equal(stored_entries(t), OSD_PG_LOG_MAX);
+    reload(t);
+    assert_int_equal(t->pg->log.info.last_update, n + 3);
+    assert_int_equal(osd__pglog_at(t->pg, t->pg->log.n - 1)->version, n + 3);
+    assert_true(osd__pglog_at(t->pg, 0)->version > t->pg->log.info.log_tail);
+
+    /* A log whose entries do not follow each other slot by slot is refused. */
+    struct osd_txn *txn = osd_txn_create(t->pg->coll);
+    assert_int_equal(osd_txn_omap_rm(txn, OSD_PGMETA_OID, "l\0\x05", 3), 0);
+    assert_int_equal(osd_store_apply(t->store, txn), 0);
+    osd__pglog_free(&t->pg->log);
+    t->pg->log_loaded = false;
+    assert_int_equal(osd__pglog_load(t->e, t->pg), -EIO);
 }
 
 static void test_pglog_export_and_replace(void **state)
@@ -112,28 +175,6 @@ static void test_pglog_export_and_replace(void **state)
     assert_true(osd__pglog_has(t->pg, 101));
     assert_non_null(osd__dup_find(&t->pg->dup, 7, 102));
     assert_null(osd__dup_find(&t->pg->dup, 7, 10));
-}
-
-/* The info as the store holds it. */
-static struct proto_pg_info stored_info(struct t_env *t)
-{
-    uint8_t b[64];
-    size_t len = 0;
-
-    assert_int_equal(osd_store_getxattr(t->store, t->pg->coll, OSD_PGMETA_OID, "info", b,
-                                        sizeof(b), &len), 0);
-    assert_int_equal(len, 33);
-    return (struct proto_pg_info){.last_update = cairn_get_le64(b + 1),
-                                  .last_complete = cairn_get_le64(b + 9),
-                                  .log_tail = cairn_get_le64(b + 17),
-                                  .act_epoch = cairn_get_le64(b + 25)};
-}
-
-static void write_info(struct t_env *t)
-{
-    struct osd_txn *txn = osd_txn_create(t->pg->coll);
-    assert_int_equal(osd__pglog_write_info(t->pg, txn), 0);
-    assert_int_equal(osd_store_apply(t->store, txn), 0);
 }
 
 /* Appends to a complete copy leave the info alone; a reload derives it. An
