@@ -78,6 +78,7 @@ struct proto_conn {
     bool was_open;            /* reached OPEN at least once (an incoming one is then the user's) */
     bool blackhole;           /* test fault: drop every frame to and from the peer */
     bool shut_wr;             /* LINGER: shutdown(SHUT_WR) done */
+    bool dirty;               /* OPEN: on msgr->dirty, output to write */
     int depth;                /* callbacks of this connection on the stack (proto__conn_hold) */
     struct bufferevent *bev;  /* socket; NULL in NEW, BACKOFF, REFUSED, CLOSED */
     struct event *read_ev;    /* reads the socket into bev's input (with bev) */
@@ -98,6 +99,7 @@ struct proto_conn {
     struct proto__req_list req_list; /* the same requests, in txid order */
     void *data;                      /* proto_conn_set_data() */
     TAILQ_ENTRY(proto_conn) link;    /* msgr->conns; unlinked when CLOSED */
+    TAILQ_ENTRY(proto_conn) dirty_link; /* msgr->dirty, while dirty */
 };
 
 struct proto__listener {
@@ -119,6 +121,8 @@ struct proto_msgr {
     int depth;          /* callbacks of any connection on the stack */
     bool destroying;
     TAILQ_HEAD(, proto_conn) conns;          /* every connection not yet CLOSED */
+    TAILQ_HEAD(, proto_conn) dirty;          /* OPEN ones with frames to write */
+    struct event *flush;                     /* writes them, once per loop turn */
     SLIST_HEAD(, proto__listener) listeners; /* most recent first */
     struct proto__req_list req_cache;        /* recycled request contexts */
     unsigned req_cache_len;
@@ -163,8 +167,16 @@ void proto__conn_drop_socket(struct proto_conn *c);
  * frames only (small metadata, no data), so a stranger cannot make us
  * allocate more than that. OPEN raises them to opts.limits. */
 void proto__conn_reset_decoder(struct proto_conn *c);
-/* Moves the frames queued before OPEN to the socket. */
+/* Moves the frames queued before OPEN to the socket, and from then on
+ * writes them directly (below). */
 void proto__conn_flush_pending(struct proto_conn *c);
+/* The messenger's flush event: an OPEN connection writes its frames itself
+ * once per loop turn (all frames queued in that turn, one writev), and asks
+ * libevent for writability only when the socket takes less than that. A
+ * bufferevent with EV_WRITE enabled instead registers EPOLLOUT for every
+ * burst and drops it once drained: two epoll_ctl calls and an extra
+ * epoll_wait per burst. */
+void proto__msgr_flush_cb(int fd, short what, void *arg);
 /* LINGER: once our last bytes are written, shut our half of the socket so
  * the peer reads them and then EOF. */
 void proto__conn_linger_flush(struct proto_conn *c);

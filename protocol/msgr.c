@@ -580,8 +580,13 @@ int proto_msgr_create(struct event_base *base, const struct proto_msgr_opts *opt
     m->arg = arg;
     m->next_txid = 1;
     TAILQ_INIT(&m->conns);
+    TAILQ_INIT(&m->dirty);
     SLIST_INIT(&m->listeners);
     TAILQ_INIT(&m->req_cache);
+    if (!(m->flush = event_new(base, -1, 0, proto__msgr_flush_cb, m))) {
+        free(m);
+        return -ENOMEM;
+    }
     *out = m;
     return 0;
 }
@@ -614,6 +619,7 @@ void proto_msgr_destroy(struct proto_msgr *m)
         proto__conn_release(c);
     }
     proto__req_cache_fini(m);
+    event_free(m->flush);
     free(m);
 }
 

@@ -86,6 +86,8 @@ struct proto_msgr_stats {
     uint64_t refused;           /* handshakes refused, by us or by the peer */
     uint64_t bad_streams;       /* connections dropped for undecodable or unexpected frames */
     uint64_t unmatched_replies; /* replies for no pending request (late or unknown txid) */
+    uint64_t direct_writes;     /* OPEN: writes the socket took whole, from the flush */
+    uint64_t socket_full;       /* OPEN: times the rest waited for the socket to drain */
 };
 void proto_msgr_get_stats(const struct proto_msgr *m, struct proto_msgr_stats *out);
 

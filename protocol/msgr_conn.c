@@ -224,6 +224,64 @@ static void req_complete(struct proto_conn *c, struct proto_frame *f)
     req_finish(c->msgr, q, 0, f);
 }
 
+/* ---- writing ---- */
+
+static void conn_mark_dirty(struct proto_conn *c)
+{
+    struct proto_msgr *m = c->msgr;
+
+    /* While EV_WRITE is on, the bufferevent writes as the socket drains. */
+    if (c->dirty || (bufferevent_get_enabled(c->bev) & EV_WRITE))
+        return;
+    c->dirty = true;
+    TAILQ_INSERT_TAIL(&m->dirty, c, dirty_link);
+    event_active(m->flush, EV_WRITE, 0);
+}
+
+static void conn_undirty(struct proto_conn *c)
+{
+    if (c->dirty) {
+        TAILQ_REMOVE(&c->msgr->dirty, c, dirty_link);
+        c->dirty = false;
+    }
+}
+
+/* Writes what the socket takes now, up to the bound per turn; the rest (or
+ * an error, which the bufferevent then reports through event_cb) goes to
+ * the bufferevent. */
+static void conn_write_now(struct proto_conn *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    if (evbuffer_get_length(out) == 0)
+        return;
+    /* A bufferevent freezes the start of its output so that only it drains
+     * it; it unfreezes it the same way around its own writes. */
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write_atmost(out, bufferevent_getfd(c->bev), PROTO_MSGR_MAX_SINGLE_IO);
+    evbuffer_freeze(out, 1);
+    if (n < 0 || evbuffer_get_length(out) > 0) {
+        c->msgr->stats.socket_full++;
+        bufferevent_enable(c->bev, EV_WRITE);
+    } else {
+        c->msgr->stats.direct_writes++;
+    }
+}
+
+void proto__msgr_flush_cb(int fd, short what, void *arg)
+{
+    struct proto_msgr *m = arg;
+    struct proto_conn *c;
+
+    (void)fd;
+    (void)what;
+    while ((c = TAILQ_FIRST(&m->dirty))) {
+        conn_undirty(c);
+        if (c->bev && c->state == PROTO_CONN_OPEN)
+            conn_write_now(c);
+    }
+}
+
 /* ---- encoding ---- */
 
 static size_t conn_queued_bytes(const struct proto_conn *c)
@@ -266,12 +324,19 @@ int proto__conn_emit(struct proto_conn *c, bool control, const struct proto_fram
     if (h->data_len)
         evbuffer_add(out, data, h->data_len);
     evbuffer_add(out, trailer, sizeof(trailer));
+    if (c->state == PROTO_CONN_OPEN)
+        conn_mark_dirty(c);
     return 0;
 }
 
 void proto__conn_flush_pending(struct proto_conn *c)
 {
-    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->pending);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    evbuffer_add_buffer(out, c->pending);
+    /* With bytes left, write_cb turns direct writes on once they are out. */
+    if (evbuffer_get_length(out) == 0)
+        bufferevent_disable(c->bev, EV_WRITE);
 }
 
 static int check_sendable(const struct proto_conn *c, uint16_t type, const void *meta,
@@ -531,12 +596,20 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
     proto__conn_release(c);
 }
 
+/* The output drained (EV_WRITE on: before OPEN, or an OPEN connection's
+ * socket was full). */
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     struct proto_conn *c = arg;
 
     if (c->state == PROTO_CONN_LINGER)
         proto__conn_linger_flush(c);
+    if (c->state == PROTO_CONN_OPEN) {
+        /* Back to direct writes; frames queued since the drain (this
+         * callback is deferred) go out with the next flush. */
+        bufferevent_disable(bev, EV_WRITE);
+        conn_mark_dirty(c);
+    }
 }
 
 static void conn_on_socket_error(struct proto_conn *c, int err)
@@ -612,6 +685,7 @@ void proto__conn_reset_decoder(struct proto_conn *c)
 
 void proto__conn_drop_socket(struct proto_conn *c)
 {
+    conn_undirty(c);
     if (c->read_ev) {
         event_free(c->read_ev);
         c->read_ev = NULL;

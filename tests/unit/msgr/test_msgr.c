@@ -449,6 +449,63 @@ static void test_msgr_roundtrip_tcp(void **state)
     roundtrip(e, addr);
 }
 
+struct calls {
+    struct call k[48];
+    unsigned n;
+};
+
+static bool all_done(void *arg)
+{
+    struct calls *cs = arg;
+    for (unsigned i = 0; i < cs->n; i++)
+        if (!cs->k[i].fired)
+            return false;
+    return true;
+}
+
+/* Frames queued in one turn, small ones between multi-MiB ones that fill
+ * the socket: every one arrives intact and is answered, the connection
+ * switching between writing directly and waiting for the socket, twice
+ * (the second round starts after the first drained, with a frame that goes
+ * out directly again). */
+static void test_msgr_mixed_sizes_in_flight(void **state)
+{
+    struct tenv *e = *state;
+    size_t big = 3u << 20;
+    uint8_t *data = malloc(big);
+
+    for (size_t i = 0; i < big; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 16));
+    assert_int_equal(server_start(e, "127.0.0.1:0"), 0);
+    client_start(e);
+    struct proto_conn *c = connect_open(e, e->srv.addr);
+    for (int round = 0; round < 2; round++) {
+        check_echo(e, c, 100); /* alone: written whole, directly */
+        struct calls cs = {.n = 48};
+        for (unsigned i = 0; i < cs.n; i++) {
+            size_t len = i % 8 == 3 ? big - i : i % 2 ? 100 + i : 0;
+            assert_int_equal(proto_conn_request(c, T_ECHO, &i, sizeof(i), data, len, 20000,
+                                                call_cb, &cs.k[i]), 0);
+        }
+        assert_true(run_until(e, all_done, &cs, 20000));
+        for (unsigned i = 0; i < cs.n; i++) {
+            size_t len = i % 8 == 3 ? big - i : i % 2 ? 100 + i : 0;
+            assert_int_equal(cs.k[i].result, 0);
+            assert_int_equal(cs.k[i].reply.hdr.meta_len, sizeof(i));
+            assert_memory_equal(cs.k[i].reply.meta, &i, sizeof(i));
+            assert_int_equal(cs.k[i].reply.hdr.data_len, len);
+            if (len)
+                assert_memory_equal(cs.k[i].reply.data, data, len);
+            call_fini(&cs.k[i]);
+        }
+        struct proto_msgr_stats st;
+        proto_msgr_get_stats(e->cli.m, &st);
+        assert_true(st.direct_writes >= (unsigned)round + 1); /* at least the first */
+        assert_true(st.socket_full >= (unsigned)round + 1);   /* 3 MiB does not fit */
+    }
+    free(data);
+}
+
 static void test_msgr_roundtrip_unix(void **state)
 {
     struct tenv *e = *state;
@@ -964,6 +1021,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_msgr_roundtrip_tcp, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_msgr_roundtrip_unix, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_msgr_mixed_sizes_in_flight, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_msgr_listen_refuses_live_socket_and_bad_addresses,
                                         env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_msgr_out_of_order_replies, env_setup, env_teardown),
