@@ -455,8 +455,9 @@ static int start_after(struct s3_req *r, struct list_state *ls, char **out, size
             memcpy(*out, a, n + 1);
         *out_len = n;
     }
+    int rc = a && *a && !*out ? -ENOMEM : 0; /* before free: @a may be @tok */
     free(tok);
-    return a && *a && !*out ? -ENOMEM : 0;
+    return rc;
 }
 
 static void list_found(struct s3_req *r, int err)
