@@ -76,9 +76,14 @@ osd_count() { grep -c '^osd ' "$DIR/daemons"; }
 osd_boots() { grep -c "osd.$1 up at" "$DIR/log/osd.$1.log" || true; }
 osd_booted_after() { (($(osd_boots "$1") > $2)); }
 
-# pid_gone PID: the process is no more (a zombie counts as gone).
+# pid_gone PID: the process is no more (a zombie whose threads all exited
+# counts as gone).
 pid_gone() {
-    [[ ! -e /proc/$1 ]] || [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]]
+    # A zombie main thread is not enough: the other threads (one finishing
+    # an fdatasync, say) still hold the process's files and locks.
+    [[ ! -e /proc/$1 ]] ||
+        { [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) == Z ]] &&
+            (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); }
 }
 
 # osd_kill9 ID: SIGKILL to osd.ID, returning once it is dead.
