@@ -32,42 +32,6 @@ uint64_t osd__now_ms(void)
 
 /* ---- the lock file ------------------------------------------------------------ */
 
-/* True while process @pid is gone or exiting: its main thread is a zombie
- * (or dead) but other threads may still hold its files, e.g. one finishing
- * an fdatasync after a SIGKILL. */
-static bool pid_exiting(const char *pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return true;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *end = strrchr(buf, ')'); /* the name may hold spaces */
-    return end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
-}
-
-/* Locks @fd, waiting up to 10 s while the holder named in it is exiting (a
- * restart right after a kill -9). -EBUSY with the holder's pid in @pid. */
-static int lock_store(int fd, char pid[32])
-{
-    for (int waited_ms = 0;; waited_ms += 20) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-            return 0;
-        ssize_t n = pread(fd, pid, 31, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        if (!pid[0] || !pid_exiting(pid) || waited_ms >= 10000)
-            return -EBUSY;
-        if (waited_ms == 0)
-            cairn_log(CAIRN_LOG_INFO, CAIRN_SS_OSD,
-                      "waiting for the exiting cairn-osd (pid %s) to release the store", pid);
-        usleep(20000);
-    }
-}
-
 /* STORE/osd.lock, flocked for the daemon's life and holding its pid, so a
  * second daemon on the same store stops with a clear reason. */
 static int take_lock(struct osd_daemon *d)
@@ -81,7 +45,7 @@ static int take_lock(struct osd_daemon *d)
                   errno == ENOENT ? " (no store: run cairn-osd --mkfs first)" : "");
         return -errno;
     }
-    if (lock_store(fd, pid) < 0) {
+    if (osd__lock_store(fd, pid) < 0) {
         cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_OSD, "%s is in use by another cairn-osd (pid %s)",
                   d->opts.store_path, pid[0] ? pid : "?");
         close(fd);

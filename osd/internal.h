@@ -392,6 +392,15 @@ uint32_t osd__engine_dup_max(const struct osd_engine *e);
 /* Frees every PG (engine teardown). */
 void osd__pgs_free(struct osd_engine *e);
 
+/* ---- lockfile.c: the daemon's lock on its store ------------------------------ */
+
+/* flock(LOCK_EX|LOCK_NB) of @fd, the open STORE/osd.lock, whose content is
+ * the holder's pid. While that holder is exiting (gone, or its main thread
+ * a zombie while other threads still hold its files, as right after a
+ * kill -9) it retries for up to 10 s. -EBUSY with the holder's pid in @pid
+ * ("" when unknown). */
+int osd__lock_store(int fd, char pid[32]);
+
 /* ---- pglog.c: a PG's log and info ------------------------------------------ */
 
 /* Loads the PG's info and log from the store (once); fills the duplicate

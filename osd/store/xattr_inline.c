@@ -30,8 +30,8 @@ static size_t entry_len(const struct osd__onode *on, size_t off)
     return 2u + on->xa[off] + on->xa[off + 1];
 }
 
-int osd__xa_find(const struct osd__onode *on, const void *name, size_t nlen,
-                 const uint8_t **val, size_t *vlen)
+int osd__xa_find(const struct osd__onode *on, const void *name, size_t nlen, const uint8_t **val,
+                 size_t *vlen)
 {
     bool found;
     size_t off = xa_seek(on, name, nlen, &found);
@@ -54,8 +54,7 @@ int osd__xa_del(struct osd__onode *on, const void *name, size_t nlen)
     return 1;
 }
 
-int osd__xa_set(struct osd__onode *on, const void *name, size_t nlen, const void *val,
-                size_t vlen)
+int osd__xa_set(struct osd__onode *on, const void *name, size_t nlen, const void *val, size_t vlen)
 {
     if (nlen == 0 || nlen + vlen > OSD__XA_INLINE_MAX)
         return -ENOSPC;
