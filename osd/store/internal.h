@@ -117,9 +117,11 @@ int osd__xa_set(struct osd__onode *on, const void *name, size_t nlen, const void
                 size_t vlen);
 /* Removes @name from the area: 1 when it was there, else 0. */
 int osd__xa_del(struct osd__onode *on, const void *name, size_t nlen);
-/* The @i-th inline xattr (0-based, name order): 1, or 0 past the last. */
-int osd__xa_at(const struct osd__onode *on, unsigned i, const uint8_t **name, size_t *nlen,
-               const uint8_t **val, size_t *vlen);
+/* The inline xattr at byte offset @off of the area (0: the first, in name
+ * order): returns the offset of the next one, or 0 when @off is past the
+ * last. */
+size_t osd__xa_entry(const struct osd__onode *on, size_t off, const uint8_t **name,
+                     size_t *nlen, const uint8_t **val, size_t *vlen);
 /* Returns the encoded length (at most OSD__SHARD_ENC_MAX); 0 when all holes. */
 size_t osd__shard_encode(const struct osd__shard *s, uint8_t *out);
 /* Validates every entry against @nblocks (block numbers in 1..nblocks-1). */

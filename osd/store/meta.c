@@ -58,6 +58,18 @@ int osd_store_stat(struct osd_store *s, const char *coll, const char *oid,
     return 0;
 }
 
+/* Copies a value of @vl bytes into @buf (-ERANGE past @cap); @len gets @vl. */
+static int copy_out(const void *v, size_t vl, void *buf, size_t cap, size_t *len)
+{
+    if (len != NULL)
+        *len = vl;
+    if (vl > cap)
+        return -ERANGE;
+    if (vl > 0)
+        memcpy(buf, v, vl);
+    return 0;
+}
+
 /* Point lookup of one key under an object: copies the value into @buf. */
 static int get_value(struct osd_store *s, const uint8_t *key, size_t kl, void *buf, size_t cap,
                      size_t *len)
@@ -69,11 +81,7 @@ static int get_value(struct osd_store *s, const uint8_t *key, size_t kl, void *b
         return -ENODATA;
     if (rc != 0)
         return rc;
-    if (len != NULL)
-        *len = vl;
-    rc = vl > cap ? -ERANGE : 0;
-    if (rc == 0 && vl > 0)
-        memcpy(buf, v, vl);
+    rc = copy_out(v, vl, buf, cap, len);
     free(v);
     return rc;
 }
@@ -90,15 +98,8 @@ int osd_store_getxattr(struct osd_store *s, const char *coll, const char *oid,
         return rc;
     const uint8_t *v;
     size_t vl;
-    if (osd__xa_find(&on, name, strlen(name), &v, &vl)) {
-        if (len != NULL)
-            *len = vl;
-        if (vl > cap)
-            return -ERANGE;
-        if (vl > 0)
-            memcpy(buf, v, vl);
-        return 0;
-    }
+    if (osd__xa_find(&on, name, strlen(name), &v, &vl))
+        return copy_out(v, vl, buf, cap, len);
     if ((on.flags & OSD__ONODE_XKEYS) == 0)
         return -ENODATA;
     uint8_t key[16 + OSD_STORE_XATTR_NAME_MAX];
@@ -171,7 +172,7 @@ static int scan(struct osd_store *s, const struct scan *sc, const uint8_t *skip,
  * name is never in both places). */
 struct xa_merge {
     const struct osd__onode *on;
-    unsigned next; /* the next inline xattr to pass on */
+    size_t next; /* offset of the next inline xattr to pass on */
     osd_store_kv_fn fn;
     void *arg;
 };
@@ -180,11 +181,11 @@ struct xa_merge {
 static int xa_merge_upto(struct xa_merge *m, const uint8_t *name, size_t nlen)
 {
     const uint8_t *n, *v;
-    size_t nl, vl;
-    while (osd__xa_at(m->on, m->next, &n, &nl, &v, &vl)) {
+    size_t nl, vl, after;
+    while ((after = osd__xa_entry(m->on, m->next, &n, &nl, &v, &vl)) != 0) {
         if (name != NULL && osd__name_cmp(n, nl, name, nlen) > 0)
             break;
-        m->next++;
+        m->next = after;
         int rc = m->fn(n, nl, v, vl, m->arg);
         if (rc != 0)
             return rc;

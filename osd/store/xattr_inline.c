@@ -73,17 +73,14 @@ int osd__xa_set(struct osd__onode *on, const void *name, size_t nlen, const void
     return 0;
 }
 
-int osd__xa_at(const struct osd__onode *on, unsigned i, const uint8_t **name, size_t *nlen,
-               const uint8_t **val, size_t *vlen)
+size_t osd__xa_entry(const struct osd__onode *on, size_t off, const uint8_t **name, size_t *nlen,
+                     const uint8_t **val, size_t *vlen)
 {
-    size_t off = 0;
-    for (; i > 0 && off < on->xa_len; i--)
-        off += entry_len(on, off);
     if (off >= on->xa_len)
         return 0;
     *name = on->xa + off + 2;
     *nlen = on->xa[off];
     *val = *name + *nlen;
     *vlen = on->xa[off + 1];
-    return 1;
+    return off + entry_len(on, off);
 }
