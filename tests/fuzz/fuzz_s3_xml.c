@@ -13,11 +13,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Visits every node (bounded by the reader's limits). */
+/* Visits every node (bounded by the reader's limits). @depth is that of the
+ * nodes in @n's sibling list; a leaf at the deepest level calls this with
+ * an empty list one level further down, which is fine. */
 static size_t walk(const struct gw_s3_xml_node *n, unsigned depth)
 {
     size_t count = 0;
-    if (depth > GW_S3_XML_DEPTH_MAX)
+    if (n && depth > GW_S3_XML_DEPTH_MAX)
         abort();
     for (; n; n = n->next) {
         if (!n->name || !n->name[0] || strchr(n->name, ':') || !n->text)
