@@ -4,6 +4,8 @@
 #define _GNU_SOURCE
 #include "store_crash.h"
 
+#include <sys/mman.h>
+
 /* ---- Deterministic data ------------------------------------------------ */
 
 uint64_t crash_mix64(uint64_t x)
@@ -85,8 +87,10 @@ uint64_t crash_now_ms(void)
 void crash_obj_init(struct obj_state *o)
 {
     memset(o, 0, sizeof(*o));
-    o->data = calloc(1, OBJ_SIZE_MAX);
-    if (!o->data)
+    /* Shared with forked children: the parent's model is updated by the
+     * child that verifies a round (store_crash.c: run_in_child). */
+    o->data = mmap(NULL, OBJ_SIZE_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (o->data == MAP_FAILED)
         crash_die("out of memory");
 }
 

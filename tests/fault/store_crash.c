@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #include "store_crash.h"
 
+#include <sys/mman.h>
+
 /* ---- The parent: kills, reopens, checks ------------------------------- */
 
 struct crash_test {
@@ -282,8 +284,17 @@ static int round_run_child(struct crash_test *t)
     if (pid < 0)
         return fail(t, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* The child advances its model as it submits; the parent's (shared
+         * memory) must only move with acknowledgements. */
+        static struct obj_state own[N_OBJ];
+        for (unsigned i = 0; i < N_OBJ; i++) {
+            own[i] = (struct obj_state){.data = malloc(OBJ_SIZE_MAX)};
+            if (!own[i].data)
+                crash_die("out of memory");
+            crash_obj_copy(&own[i], &t->model[i]);
+        }
         close(fds[0]);
-        crash_child_main(fds[1], t->model, &cfg);
+        crash_child_main(fds[1], own, &cfg);
     }
     close(fds[1]);
     rc = round_follow(t, fds[0], pid, kind, delay_ms);
@@ -433,6 +444,36 @@ static int check_fsck(struct crash_test *t, struct osd_store *st)
     return 0;
 }
 
+/* Runs @fn in a forked child and returns what it returned (-1 if it died).
+ * The parent itself never opens the store: RocksDB's background threads
+ * would not exist in the children it forks later (fork copies only the
+ * calling thread), and a child's memtable flush would wait for them
+ * forever. @t and the model live in shared memory, so the child's updates
+ * reach the parent. */
+static int run_in_child(struct crash_test *t, int (*fn)(struct crash_test *))
+{
+    int status = 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return fail(t, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        int rc = fn(t);
+        fflush(NULL);
+        _exit(rc < 0 ? 1 : 0);
+    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+        char how[64];
+        describe_status(status, how, sizeof(how));
+        return fail(t, "the checking process %s", how);
+    }
+    return -1;
+}
+
 /* Reopens the store after a crash and checks it against the model. */
 static int round_verify(struct crash_test *t)
 {
@@ -564,7 +605,7 @@ static int run_rounds(struct crash_test *t)
     for (t->round = 1; t->round <= t->rounds; t->round++) {
         if (t->seconds && crash_now_ms() - start >= (uint64_t)t->seconds * 1000)
             break;
-        if (round_run_child(t) < 0 || round_verify(t) < 0)
+        if (round_run_child(t) < 0 || run_in_child(t, round_verify) < 0)
             return -1;
     }
     t->round--;
@@ -577,32 +618,36 @@ static int run_rounds(struct crash_test *t)
 
 int main(int argc, char **argv)
 {
-    static struct crash_test t;
+    struct crash_test *tp = mmap(NULL, sizeof(*tp), PROT_READ | PROT_WRITE,
+                                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     const char *base;
     int rc;
 
-    parse_args(&t, argc, argv);
+    if (tp == MAP_FAILED)
+        crash_die("mmap: %s", strerror(errno));
+
+    parse_args(tp, argc, argv);
     cairn_log_set_level(CAIRN_LOG_WARN); /* recovery reports each replay at INFO */
-    printf("seed=%" PRIu64 "\n", t.seed);
+    printf("seed=%" PRIu64 "\n", tp->seed);
     fflush(stdout);
-    t.rng.s = t.seed;
-    t.next_seq = 1;
+    tp->rng.s = tp->seed;
+    tp->next_seq = 1;
     for (unsigned i = 0; i < N_OBJ; i++) {
-        crash_obj_init(&t.model[i]);
-        crash_obj_init(&t.found[i]);
+        crash_obj_init(&tp->model[i]);
+        crash_obj_init(&tp->found[i]);
     }
-    crash_obj_init(&t.after);
-    base = t.base_dir ? t.base_dir : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-    snprintf(t.dir, sizeof(t.dir), "%s/cairn-store-crash.XXXXXX", base);
-    if (!mkdtemp(t.dir))
-        crash_die("mkdtemp %s: %s", t.dir, strerror(errno));
-    printf("store in %s, backend %s\n", t.dir, osd_io_backend_name(t.backend));
-    rc = setup_store(&t);
+    crash_obj_init(&tp->after);
+    base = tp->base_dir ? tp->base_dir : getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+    snprintf(tp->dir, sizeof(tp->dir), "%s/cairn-store-crash.XXXXXX", base);
+    if (!mkdtemp(tp->dir))
+        crash_die("mkdtemp %s: %s", tp->dir, strerror(errno));
+    printf("store in %s, backend %s\n", tp->dir, osd_io_backend_name(tp->backend));
+    rc = run_in_child(tp, setup_store);
     if (rc == 0)
-        rc = run_rounds(&t);
+        rc = run_rounds(tp);
     if (rc < 0)
-        fprintf(stderr, "store kept in %s; replay with --seed %" PRIu64 "\n", t.dir, t.seed);
-    else if (!t.keep)
-        nftw(t.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        fprintf(stderr, "store kept in %s; replay with --seed %" PRIu64 "\n", tp->dir, tp->seed);
+    else if (!tp->keep)
+        nftw(tp->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc < 0 ? 1 : 0;
 }
