@@ -138,8 +138,12 @@ struct osd__kv;
 struct osd__kv_batch;
 struct osd__kv_iter;
 
-/* @create: mkfs (create, fail if present). -EIO / -ENOENT, message logged. */
-int osd__kv_open(const char *dir, bool create, struct osd__kv **out);
+/* Opens the database in @dir with its journal at @journal (a ring of
+ * @journal_bytes when it has to be created) and replays the journal.
+ * @create: mkfs (create both, fail if the database is present).
+ * -EIO / -ENOENT, message logged. */
+int osd__kv_open(const char *dir, const char *journal, uint64_t journal_bytes, bool create,
+                 struct osd__kv **out);
 void osd__kv_close(struct osd__kv *kv);
 /* Removes a half-created database at @dir (crashed mkfs). */
 void osd__kv_destroy_dir(const char *dir);
@@ -169,6 +173,66 @@ const uint8_t *osd__kv_iter_key(struct osd__kv_iter *it, size_t *klen);
 const uint8_t *osd__kv_iter_value(struct osd__kv_iter *it, size_t *vlen);
 /* 0, or -EIO when the iteration stopped on an error. */
 int osd__kv_iter_status(struct osd__kv_iter *it);
+
+/* ---- journal.c: the metadata journal in front of RocksDB ----------------
+ * A ring of checksummed records, one per RocksDB batch, written with
+ * O_DIRECT into a file that is preallocated with zeros, so that a durable
+ * append is one write and one cache flush with no file system metadata to
+ * persist (docs/store.md §3a). kv.c owns the policy; this file only the
+ * format. Records are addressed by a logical offset that only grows; the
+ * physical place is 4096 + v % ring. One thread at a time. */
+
+struct osd__journal;
+
+/* Where replay resumes: the last record applied (its seq, the logical offset
+ * just past it, and the incarnation nonce it was written with). A batch
+ * carries the one of its own record under OSD__JOURNAL_KEY. */
+struct osd__jpos {
+    uint64_t seq;
+    uint64_t vend;
+    uint64_t nonce;
+};
+#define OSD__JOURNAL_KEY "Sjnl"
+#define OSD__JOURNAL_KEY_LEN 4u
+#define OSD__JPOS_BYTES 25u /* version byte + three u64 */
+
+void osd__jpos_encode(const struct osd__jpos *pos, uint8_t out[OSD__JPOS_BYTES]);
+int osd__jpos_decode(const void *buf, size_t len, struct osd__jpos *pos);
+
+/* Creates (or recreates) the journal at @path with a ring of @ring_bytes
+ * (a multiple of 4096, at least 1 MiB), written with zeros and fsynced. */
+int osd__journal_create(const char *path, uint64_t ring_bytes);
+/* Opens it: -ENOENT when missing, -EIO when its header is bad. */
+int osd__journal_open(const char *path, struct osd__journal **out);
+void osd__journal_close(struct osd__journal *j);
+uint64_t osd__journal_ring_bytes(const struct osd__journal *j);
+/* The position before the first record of a new journal. */
+struct osd__jpos osd__journal_origin(const struct osd__journal *j);
+
+/* Replay: reads the record after @at. 1 with *@payload (@len bytes, valid
+ * until the next call) and *@at moved to it; 0 when there is none (a
+ * torn, stale or foreign record ends the journal); -EIO on a read error. */
+int osd__journal_next(struct osd__journal *j, struct osd__jpos *at, const void **payload,
+                      size_t *len);
+/* After replay: appends follow @at, and the ring from @tail_vend on is
+ * kept (the records after the last one the database holds durably). */
+void osd__journal_start(struct osd__journal *j, const struct osd__jpos *at, uint64_t tail_vend);
+
+/* The largest payload one record may carry (a quarter of the ring). */
+size_t osd__journal_max_payload(const struct osd__journal *j);
+/* True when a record of @len payload bytes fits before the tail. */
+bool osd__journal_fits(const struct osd__journal *j, size_t len);
+/* The position the next record of @len payload bytes will have. */
+struct osd__jpos osd__journal_next_pos(const struct osd__journal *j, size_t len);
+/* Writes that record (after osd__journal_fits; @len as given to next_pos);
+ * with @sync, durable on return, together with every earlier record. */
+int osd__journal_append(struct osd__journal *j, const void *payload, size_t len, bool sync);
+/* The newest record's position (replayed or appended). */
+struct osd__jpos osd__journal_last(const struct osd__journal *j);
+/* Logical bytes between the tail and the next append. */
+uint64_t osd__journal_used(const struct osd__journal *j);
+/* Frees the ring before @vend (everything up to there is durable elsewhere). */
+void osd__journal_trim(struct osd__journal *j, uint64_t vend);
 
 /* ---- u64map.c: open-addressing map from u64 (never 0) to pointer -------- */
 

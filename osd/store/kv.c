@@ -1,7 +1,14 @@
 /* The only file that calls RocksDB: opens the metadata database with the
  * store's options, and wraps get, write batches and bounded iterators in
  * our own types so that no rocksdb_* type leaves this file. RocksDB handles
- * are thread-safe: the commit thread writes, any thread reads. */
+ * are thread-safe: the commit thread writes, any thread reads.
+ *
+ * Batches are made durable by the store's journal (journal.c), not by
+ * RocksDB's WAL: each one is appended there, with the journal position it
+ * ends at put into the batch itself, and then written to the memtable with
+ * the WAL off. A flusher thread flushes the memtables when half the ring is
+ * in use and frees the ring up to what they held; open replays the records
+ * after the position the database holds (docs/store.md §3a). */
 #include "osd/store/internal.h"
 
 #include "common/log.h"
@@ -17,8 +24,18 @@ struct osd__kv {
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ro;
-    rocksdb_writeoptions_t *wo_sync;
-    rocksdb_writeoptions_t *wo_nosync;
+    rocksdb_writeoptions_t *wo_sync;  /* WAL on: batches too large for a record */
+    rocksdb_writeoptions_t *wo_nowal; /* journaled batches */
+    rocksdb_flushoptions_t *fo;
+
+    struct osd__journal *jnl;
+    size_t jput_bytes;     /* what the journal position adds to a batch's data */
+    pthread_mutex_t lock;  /* journal, flusher state; held across one write */
+    pthread_cond_t cond;   /* flush wanted / flush done */
+    pthread_t flusher;
+    bool flusher_started, flusher_stop, flush_wanted;
+    int failed;            /* a journal write or flush failed: -EIO from now on */
+    uint64_t flushes;
 };
 
 struct osd__kv_iter {
@@ -65,8 +82,19 @@ static rocksdb_options_t *kv_options(struct osd__kv *kv, bool create)
     return o;
 }
 
+static void flusher_stop(struct osd__kv *kv);
+
 static void kv_free(struct osd__kv *kv)
 {
+    flusher_stop(kv);
+    if (kv->db != NULL && kv->jnl != NULL && kv->failed == 0) {
+        /* Everything into SSTs, so the next open has nothing to replay. */
+        char *err = NULL;
+        rocksdb_flush(kv->db, kv->fo, &err);
+        if (err != NULL)
+            kv_error(err, "flush");
+    }
+    osd__journal_close(kv->jnl);
     if (kv->db != NULL)
         rocksdb_close(kv->db);
     if (kv->opts != NULL)
@@ -79,29 +107,165 @@ static void kv_free(struct osd__kv *kv)
         rocksdb_readoptions_destroy(kv->ro);
     if (kv->wo_sync != NULL)
         rocksdb_writeoptions_destroy(kv->wo_sync);
-    if (kv->wo_nosync != NULL)
-        rocksdb_writeoptions_destroy(kv->wo_nosync);
+    if (kv->wo_nowal != NULL)
+        rocksdb_writeoptions_destroy(kv->wo_nowal);
+    if (kv->fo != NULL)
+        rocksdb_flushoptions_destroy(kv->fo);
+    pthread_cond_destroy(&kv->cond);
+    pthread_mutex_destroy(&kv->lock);
     free(kv);
 }
 
-int osd__kv_open(const char *dir, bool create, struct osd__kv **out)
+/* ---- the journal ---- */
+
+/* Flushes the memtables whenever a writer asks, then frees the ring up to
+ * the last record written before the flush began. */
+static void *flusher_main(void *arg)
+{
+    struct osd__kv *kv = arg;
+    pthread_mutex_lock(&kv->lock);
+    while (!kv->flusher_stop) {
+        if (!kv->flush_wanted || kv->failed != 0) {
+            pthread_cond_wait(&kv->cond, &kv->lock);
+            continue;
+        }
+        /* Every record up to here is in the memtables (the lock is held
+         * across a record's write and its memtable insert). */
+        uint64_t last_end = osd__journal_last(kv->jnl).vend;
+        pthread_mutex_unlock(&kv->lock);
+        char *err = NULL;
+        rocksdb_flush(kv->db, kv->fo, &err);
+        pthread_mutex_lock(&kv->lock);
+        if (err != NULL)
+            kv->failed = kv_error(err, "flush") == -ENOSPC ? -ENOSPC : -EIO;
+        else
+            osd__journal_trim(kv->jnl, last_end);
+        kv->flushes++;
+        kv->flush_wanted = false;
+        pthread_cond_broadcast(&kv->cond);
+    }
+    pthread_mutex_unlock(&kv->lock);
+    return NULL;
+}
+
+static void flusher_stop(struct osd__kv *kv)
+{
+    if (!kv->flusher_started)
+        return;
+    pthread_mutex_lock(&kv->lock);
+    kv->flusher_stop = true;
+    pthread_cond_broadcast(&kv->cond);
+    pthread_mutex_unlock(&kv->lock);
+    pthread_join(kv->flusher, NULL);
+    kv->flusher_started = false;
+}
+
+/* The journal position the database holds, or the journal's origin. */
+static int stored_position(struct osd__kv *kv, bool *found, struct osd__jpos *pos)
+{
+    void *v;
+    size_t vl;
+    int rc = osd__kv_get(kv, OSD__JOURNAL_KEY, OSD__JOURNAL_KEY_LEN, &v, &vl);
+    *found = rc == 0;
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return rc;
+    rc = osd__jpos_decode(v, vl, pos);
+    free(v);
+    if (rc != 0)
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_STORE, "store: bad journal position record");
+    return rc;
+}
+
+/* Opens the journal (creating it for a new store, or for one made before
+ * stores had a journal: then the database holds no position yet) and
+ * applies the records the database lacks. */
+static int journal_recover(struct osd__kv *kv, const char *path, uint64_t ring_bytes,
+                           bool create)
+{
+    bool found = false;
+    struct osd__jpos pos;
+    int rc = create ? osd__journal_create(path, ring_bytes) : stored_position(kv, &found, &pos);
+    if (rc != 0)
+        return rc;
+    rc = osd__journal_open(path, &kv->jnl);
+    if (rc == -ENOENT && !found) {
+        rc = osd__journal_create(path, ring_bytes);
+        if (rc == 0)
+            rc = osd__journal_open(path, &kv->jnl);
+    } else if (rc == -ENOENT) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_STORE, "store: journal %s is missing", path);
+        rc = -EIO;
+    }
+    if (rc != 0)
+        return rc;
+    if (!found)
+        pos = osd__journal_origin(kv->jnl);
+    uint64_t durable_end = pos.vend;
+    const void *payload;
+    size_t len;
+    unsigned replayed = 0;
+    while ((rc = osd__journal_next(kv->jnl, &pos, &payload, &len)) == 1) {
+        rocksdb_writebatch_t *b = rocksdb_writebatch_create_from(payload, len);
+        char *err = NULL;
+        rocksdb_write(kv->db, kv->wo_nowal, b, &err);
+        rocksdb_writebatch_destroy(b);
+        if (err != NULL)
+            return kv_error(err, "journal replay");
+        replayed++;
+    }
+    if (rc != 0)
+        return rc;
+    if (replayed > 0)
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_STORE, "store: replayed %u journal records", replayed);
+    osd__journal_start(kv->jnl, &pos, durable_end);
+    return 0;
+}
+
+/* The bytes a journal position adds to a batch's data. */
+static size_t jput_bytes(void)
+{
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    size_t before, after;
+    uint8_t v[OSD__JPOS_BYTES] = {0};
+    rocksdb_writebatch_data(b, &before);
+    rocksdb_writebatch_put(b, OSD__JOURNAL_KEY, OSD__JOURNAL_KEY_LEN, (const char *)v, sizeof(v));
+    rocksdb_writebatch_data(b, &after);
+    rocksdb_writebatch_destroy(b);
+    return after - before;
+}
+
+int osd__kv_open(const char *dir, const char *journal, uint64_t journal_bytes, bool create,
+                 struct osd__kv **out)
 {
     struct osd__kv *kv = calloc(1, sizeof(*kv));
     if (kv == NULL)
         return -ENOMEM;
+    pthread_mutex_init(&kv->lock, NULL);
+    pthread_cond_init(&kv->cond, NULL);
     kv->opts = kv_options(kv, create);
-    char *err = NULL;
-    kv->db = rocksdb_open(kv->opts, dir, &err);
-    if (err != NULL) {
-        int rc = kv_error(err, "open");
-        kv_free(kv);
-        return rc;
-    }
     kv->ro = rocksdb_readoptions_create();
     kv->wo_sync = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(kv->wo_sync, 1);
-    kv->wo_nosync = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(kv->wo_nosync, 0);
+    kv->wo_nowal = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_disable_WAL(kv->wo_nowal, 1);
+    kv->fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(kv->fo, 1);
+    kv->jput_bytes = jput_bytes();
+    char *err = NULL;
+    kv->db = rocksdb_open(kv->opts, dir, &err);
+    int rc = err != NULL ? kv_error(err, "open") : 0;
+    if (rc == 0)
+        rc = journal_recover(kv, journal, journal_bytes, create);
+    if (rc == 0 && pthread_create(&kv->flusher, NULL, flusher_main, kv) != 0)
+        rc = -EAGAIN;
+    if (rc != 0) {
+        kv->failed = rc; /* no flush at close */
+        kv_free(kv);
+        return rc;
+    }
+    kv->flusher_started = true;
     *out = kv;
     return 0;
 }
@@ -176,13 +340,68 @@ unsigned osd__kv_batch_count(struct osd__kv_batch *b)
     return (unsigned)rocksdb_writebatch_count((rocksdb_writebatch_t *)b);
 }
 
-int osd__kv_write(struct osd__kv *kv, struct osd__kv_batch *b, bool sync)
+/* A batch too large for one record: with every journaled batch flushed into
+ * SSTs first, RocksDB's own WAL keeps it in order with them. */
+static int write_large(struct osd__kv *kv, rocksdb_writebatch_t *b)
 {
     char *err = NULL;
-    rocksdb_write(kv->db, sync ? kv->wo_sync : kv->wo_nosync, (rocksdb_writebatch_t *)b, &err);
-    if (err != NULL)
-        return kv_error(err, "write");
-    return 0;
+    rocksdb_flush(kv->db, kv->fo, &err);
+    if (err == NULL) {
+        osd__journal_trim(kv->jnl, osd__journal_last(kv->jnl).vend);
+        rocksdb_write(kv->db, kv->wo_sync, b, &err);
+    }
+    return err != NULL ? kv_error(err, "write") : 0;
+}
+
+int osd__kv_write(struct osd__kv *kv, struct osd__kv_batch *batch, bool sync)
+{
+    rocksdb_writebatch_t *b = (rocksdb_writebatch_t *)batch;
+    size_t len;
+    rocksdb_writebatch_data(b, &len);
+    len += kv->jput_bytes;
+    pthread_mutex_lock(&kv->lock);
+    int rc = kv->failed;
+    if (rc == 0 && len > osd__journal_max_payload(kv->jnl)) {
+        rc = write_large(kv, b);
+        goto out;
+    }
+    while (rc == 0 && !osd__journal_fits(kv->jnl, len)) {
+        kv->flush_wanted = true;
+        pthread_cond_broadcast(&kv->cond);
+        pthread_cond_wait(&kv->cond, &kv->lock);
+        rc = kv->failed;
+    }
+    if (rc != 0)
+        goto out;
+    struct osd__jpos pos = osd__journal_next_pos(kv->jnl, len);
+    uint8_t v[OSD__JPOS_BYTES];
+    osd__jpos_encode(&pos, v);
+    rocksdb_writebatch_put(b, OSD__JOURNAL_KEY, OSD__JOURNAL_KEY_LEN, (const char *)v, sizeof(v));
+    size_t n;
+    const char *data = rocksdb_writebatch_data(b, &n);
+    CAIRN_ASSERT(n == len);
+    rc = osd__journal_append(kv->jnl, data, n, sync);
+    if (rc != 0) {
+        cairn_log(CAIRN_LOG_ERROR, CAIRN_SS_STORE, "store: journal write: %s", strerror(-rc));
+        kv->failed = rc = -EIO;
+        goto out;
+    }
+    char *err = NULL;
+    rocksdb_write(kv->db, kv->wo_nowal, b, &err);
+    if (err != NULL) {
+        /* The record is durable but the memtable lacks it: stop here, a
+         * reopen replays it. */
+        kv->failed = rc = kv_error(err, "write");
+        goto out;
+    }
+    if (!kv->flush_wanted &&
+        osd__journal_used(kv->jnl) > osd__journal_ring_bytes(kv->jnl) / 2) {
+        kv->flush_wanted = true;
+        pthread_cond_broadcast(&kv->cond);
+    }
+out:
+    pthread_mutex_unlock(&kv->lock);
+    return rc;
 }
 
 /* ---- iterators ---- */

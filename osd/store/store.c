@@ -131,13 +131,29 @@ static int mkfs_data(int dfd, uint64_t size)
     return rc;
 }
 
+/* The journal's ring: a sixteenth of the data file, 16 to 256 MiB. A full
+ * ring waits for a memtable flush; at 256 MiB that is every ~16,000 small
+ * writes (each record is at least a block), 16 MiB suits test stores. */
+static uint64_t journal_bytes(uint64_t data_size)
+{
+    uint64_t b = CAIRN_ALIGN_DOWN(data_size / 16, OSD_STORE_BLOCK);
+    return CAIRN_MIN(CAIRN_MAX(b, 16ull << 20), 256ull << 20);
+}
+
+static int kv_open(const char *path, uint64_t data_size, bool create, struct osd__kv **kv)
+{
+    char dir[4096], jnl[4096];
+    path_join(dir, sizeof(dir), path, "meta");
+    path_join(jnl, sizeof(jnl), path, "journal");
+    if (create)
+        osd__kv_destroy_dir(dir); /* a crashed mkfs may have left one */
+    return osd__kv_open(dir, jnl, journal_bytes(data_size), create, kv);
+}
+
 static int mkfs_meta(const char *path, uint64_t nblocks)
 {
-    char dir[4096];
-    path_join(dir, sizeof(dir), path, "meta");
-    osd__kv_destroy_dir(dir); /* a crashed mkfs may have left one */
     struct osd__kv *kv;
-    int rc = osd__kv_open(dir, true, &kv);
+    int rc = kv_open(path, nblocks * OSD_STORE_BLOCK, true, &kv);
     if (rc != 0)
         return rc;
     struct osd__kv_batch *b = osd__kv_batch_create();
@@ -251,9 +267,7 @@ static int open_files(struct osd_store *s)
     if (fstat(s->data_fd, &st) != 0 || (uint64_t)st.st_size != data_size)
         return -EIO;
     s->nblocks = data_size / OSD_STORE_BLOCK;
-    char dir[4096];
-    path_join(dir, sizeof(dir), s->path, "meta");
-    rc = osd__kv_open(dir, false, &s->kv);
+    rc = kv_open(s->path, data_size, false, &s->kv);
     return rc == -ENOENT ? -EIO : rc;
 }
 
