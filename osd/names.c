@@ -31,6 +31,8 @@ void osd__names_sort_unique(struct osd_names *l, uint32_t from)
 {
     uint32_t out = from;
 
+    if (l->n <= from)
+        return; /* l->v may still be NULL, which qsort must not get */
     qsort(l->v + from, l->n - from, sizeof(*l->v), cmp_str);
     for (uint32_t i = from; i < l->n; i++) {
         if (out > from && strcmp(l->v[out - 1], l->v[i]) == 0)

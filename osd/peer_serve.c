@@ -283,7 +283,8 @@ static void on_scan(struct osd_daemon *d, struct osd_sess *s, uint64_t txid, str
     struct proto_osd_peer r;
     bool more = false;
 
-    memcpy(after, m->after_name.p, m->after_name.len);
+    if (m->after_name.len > 0) /* an empty name may come as NULL */
+        memcpy(after, m->after_name.p, m->after_name.len);
     after[m->after_name.len] = 0;
     c.names = calloc(max + 1, sizeof(*c.names));
     c.versions = calloc(max + 1, sizeof(*c.versions));
