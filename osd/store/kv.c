@@ -11,6 +11,7 @@
  * after the position the database holds (docs/store.md §3a). */
 #include "osd/store/internal.h"
 
+#include "common/clock.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -206,7 +207,9 @@ static int journal_recover(struct osd__kv *kv, const char *path, uint64_t ring_b
     const void *payload;
     size_t len;
     unsigned replayed = 0;
+    uint64_t bytes = 0, t0 = cairn_now_ns();
     while ((rc = osd__journal_next(kv->jnl, &pos, &payload, &len)) == 1) {
+        bytes += len;
         rocksdb_writebatch_t *b = rocksdb_writebatch_create_from(payload, len);
         char *err = NULL;
         rocksdb_write(kv->db, kv->wo_nowal, b, &err);
@@ -218,7 +221,9 @@ static int journal_recover(struct osd__kv *kv, const char *path, uint64_t ring_b
     if (rc != 0)
         return rc;
     if (replayed > 0)
-        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_STORE, "store: replayed %u journal records", replayed);
+        cairn_log(CAIRN_LOG_INFO, CAIRN_SS_STORE,
+                  "store: replayed %u journal records (%.1f MiB) in %.0f ms", replayed,
+                  (double)bytes / (1 << 20), (double)(cairn_now_ns() - t0) / 1e6);
     osd__journal_start(kv->jnl, &pos, durable_end);
     return 0;
 }
