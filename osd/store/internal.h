@@ -161,6 +161,8 @@ void osd__kv_batch_del_range(struct osd__kv_batch *b, const void *start, size_t 
 unsigned osd__kv_batch_count(struct osd__kv_batch *b);
 /* 0, -ENOSPC (RocksDB says "No space") or -EIO; the error is logged. */
 int osd__kv_write(struct osd__kv *kv, struct osd__kv_batch *b, bool sync);
+/* Memtable flushes the journal asked for, and the ring bytes in use. */
+void osd__kv_journal_stats(struct osd__kv *kv, uint64_t *flushes, uint64_t *used);
 
 /* An iterator over keys in [@lo, @hi) on an implicit snapshot. */
 int osd__kv_iter_create(struct osd__kv *kv, const void *lo, size_t lol, const void *hi,

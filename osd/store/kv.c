@@ -409,6 +409,14 @@ out:
     return rc;
 }
 
+void osd__kv_journal_stats(struct osd__kv *kv, uint64_t *flushes, uint64_t *used)
+{
+    pthread_mutex_lock(&kv->lock);
+    *flushes = kv->flushes;
+    *used = osd__journal_used(kv->jnl);
+    pthread_mutex_unlock(&kv->lock);
+}
+
 /* ---- iterators ---- */
 
 int osd__kv_iter_create(struct osd__kv *kv, const void *lo, size_t lol, const void *hi,

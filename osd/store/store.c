@@ -473,6 +473,7 @@ void osd_store_get_stats(struct osd_store *s, struct osd_store_stats *out)
     out->csum_errors = __atomic_load_n(&s->stats.csum_errors, __ATOMIC_RELAXED);
     out->kv_lookups = __atomic_load_n(&s->stats.kv_lookups, __ATOMIC_RELAXED);
     out->record_cache_hits = __atomic_load_n(&s->stats.record_cache_hits, __ATOMIC_RELAXED);
+    osd__kv_journal_stats(s->kv, &out->journal_flushes, &out->journal_bytes_used);
 }
 
 int osd__store_call(struct osd_store *s, int (*fn)(struct osd_store *, void *), void *arg)

@@ -212,6 +212,8 @@ struct osd_store_stats {
     uint64_t csum_errors;        /* blocks that failed crc32c verification on read */
     uint64_t kv_lookups;         /* point reads the commit thread sent to RocksDB */
     uint64_t record_cache_hits;  /* lookups the record cache answered instead */
+    uint64_t journal_flushes;    /* memtable flushes that freed journal ring space */
+    uint64_t journal_bytes_used; /* ring bytes holding records not yet in SSTs */
 };
 void osd_store_get_stats(struct osd_store *store, struct osd_store_stats *out);
 bool osd_store_is_failed(struct osd_store *store);

@@ -222,6 +222,11 @@ static void test_store_journal_wraps_under_load(void **state)
             memset(buf, (int)(r * nobj + i), sizeof(buf));
             assert_int_equal(t_write(t, oid, (uint64_t)r * sizeof(buf), buf, sizeof(buf)), 0);
         }
+    /* The ring filled and was freed by memtable flushes, more than once. */
+    struct osd_store_stats st;
+    osd_store_get_stats(t->s, &st);
+    assert_true(st.journal_flushes >= 2);
+    assert_true(st.journal_bytes_used <= (16u << 20));
     t_reopen(t);
     for (unsigned r = 0; r < rounds; r += 7)
         for (unsigned i = 0; i < nobj; i += 5) {
