@@ -210,8 +210,6 @@ int osd__journal_open(const char *path, struct osd__journal **out)
             j->ring < (1u << 20) || j->ring % JNL_BLOCK != 0 || fstat(j->fd, &st) != 0 ||
             (uint64_t)st.st_size < JNL_BLOCK + j->ring)
             rc = -EIO;
-    } else if (rc == -EIO || rc == -ENODATA) {
-        rc = -EIO;
     }
     if (rc != 0) {
         if (rc != -ENOENT)

@@ -161,7 +161,8 @@ static void flusher_stop(struct osd__kv *kv)
     kv->flusher_started = false;
 }
 
-/* The journal position the database holds, or the journal's origin. */
+/* The journal position the database holds; *@found is false when it holds
+ * none (a new store, or one made before stores had a journal). */
 static int stored_position(struct osd__kv *kv, bool *found, struct osd__jpos *pos)
 {
     void *v;

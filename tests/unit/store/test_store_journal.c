@@ -2,9 +2,12 @@
  * order after a reopen; a torn record, a record of an earlier incarnation
  * and a record from an older lap all end the replay; the ring wraps and
  * refuses to overrun its tail; a store whose journal is missing or damaged
- * does not open. Crash consistency of the whole store with the journal is
- * tests/fault/store_crash's job. */
+ * does not open; a batch too large for a record keeps its order; a store
+ * made before the journal gets one and keeps its data. Crash consistency of the whole store with
+ * the journal is tests/fault/store_crash's job. */
 #include "store_test.h"
+
+#include <rocksdb/c.h>
 
 #define RING (1u << 20)
 
@@ -300,6 +303,56 @@ static void test_kv_large_batch_keeps_its_order(void **state)
     tj_free(t);
 }
 
+/* A store made before stores had a journal: no journal file and no
+ * position in the database. It opens, gets a journal, keeps its data, and
+ * what it writes next survives a crash image. The old store is made by
+ * removing both from a new one (the position with RocksDB directly). */
+static void test_store_from_before_the_journal_opens(void **state)
+{
+    (void)state;
+    struct tj *t = tj_new();
+    char meta[128], jnl[128], copy[128], cmd[512];
+    snprintf(meta, sizeof(meta), "%s/a/meta", t->dir);
+    snprintf(jnl, sizeof(jnl), "%s/a/journal", t->dir);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/a", t->dir);
+    assert_int_equal(system(cmd), 0);
+    struct osd__kv *kv;
+    assert_int_equal(osd__kv_open(meta, jnl, RING, true, &kv), 0);
+    kv_put(kv, "Kold", "1", 1);
+    osd__kv_close(kv);
+
+    rocksdb_options_t *o = rocksdb_options_create();
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open(o, meta, &err);
+    assert_null(err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(wo, 1);
+    rocksdb_delete(db, wo, OSD__JOURNAL_KEY, OSD__JOURNAL_KEY_LEN, &err);
+    assert_null(err);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+    assert_int_equal(unlink(jnl), 0);
+
+    assert_int_equal(osd__kv_open(meta, jnl, RING, false, &kv), 0);
+    assert_int_equal(access(jnl, F_OK), 0);
+    kv_expect(kv, "Kold", "1", 1);
+    kv_put(kv, "Knew", "2", 1);
+    snprintf(copy, sizeof(copy), "%s/b", t->dir);
+    snprintf(cmd, sizeof(cmd), "cp -a %s/a %s", t->dir, copy);
+    assert_int_equal(system(cmd), 0);
+    osd__kv_close(kv);
+
+    char meta2[256], jnl2[256];
+    snprintf(meta2, sizeof(meta2), "%s/meta", copy);
+    snprintf(jnl2, sizeof(jnl2), "%s/journal", copy);
+    assert_int_equal(osd__kv_open(meta2, jnl2, RING, false, &kv), 0);
+    kv_expect(kv, "Kold", "1", 1);
+    kv_expect(kv, "Knew", "2", 1); /* from the new journal */
+    osd__kv_close(kv);
+    tj_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_store_without_its_journal_does_not_open),
         cmocka_unit_test(test_store_journal_wraps_under_load),
         cmocka_unit_test(test_kv_large_batch_keeps_its_order),
+        cmocka_unit_test(test_store_from_before_the_journal_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
